@@ -1,0 +1,8 @@
+"""Command-line subcommands of `python main.py` besides running the bot.
+
+Each module here defines `register(subparsers)` (adds its argparse parser and
+sets `handler=<async function taking the parsed args>`); `main.py` wires every
+module listed in `SUBCOMMANDS`.
+"""
+
+SUBCOMMANDS: list[str] = []  # module names under bot.cli, e.g. "backfill"

@@ -1,0 +1,1 @@
+"""The console chat: the same commands as Telegram, typed in a terminal or piped."""

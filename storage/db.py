@@ -1,0 +1,78 @@
+"""Engine, sessions and migrations for one database URL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    config = Config(str(Path(__file__).resolve().parent / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+class Database:
+    """One database: `async with db.session() as s: …` commits on success, rolls back on error.
+
+    >>> db = Database("sqlite+aiosqlite:///./data/pulsewave.db")  # doctest: +SKIP
+    >>> await db.migrate()  # doctest: +SKIP
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = make_url(url)
+        if self.is_sqlite and self.url.database not in (None, "", ":memory:"):
+            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+        self.engine = create_async_engine(self.url, echo=echo, pool_pre_ping=not self.is_sqlite)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def dialect(self) -> str:
+        return self.url.get_backend_name()
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (run at every start-up)."""
+        async with self.engine.begin() as connection:
+            await connection.run_sync(_upgrade)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _upgrade(connection: Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    # WAL lets readers work during a write; a busy timeout rides out short locks
+    # instead of failing; foreign keys are off by default in SQLite.
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
