@@ -26,15 +26,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 async def _run() -> int:
-    from bot.app import App, StartupError
-    from bot.logs import configure_logging
     from settings import Settings, describe_error
 
-    try:
+    try:  # settings first: a bad one stops start-up at once, before the heavy imports
         settings = Settings()
     except ValidationError as error:
         print(describe_error(error), file=sys.stderr)
         return 2
+    from bot.app import App, StartupError
+    from bot.logs import configure_logging
+
     configure_logging(settings.effective_log_level, settings.secrets())
     try:
         app = await App.create(settings)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -37,11 +37,15 @@ class Settings(BaseSettings):
     """All of PulseWave's settings. Read with `Settings()`; see `.env.example`."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,  # `NAME=` in .env means "the default", as in .env.example
+        extra="ignore",
+        case_sensitive=False,
     )
 
     database_url: str = Field(
-        default=f"sqlite+aiosqlite:///{PROJECT_DIR / 'data' / 'pulsewave.db'}",
+        default="sqlite+aiosqlite:///./data/pulsewave.db",
         description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://…",
     )
     market_source: Literal["replay", "ccxt"] | None = Field(
@@ -62,11 +66,40 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
     admin_ids: CommaList = []
-    output_dir: Path = PROJECT_DIR / "output"
+    output_dir: Path = Path("./output")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
     default_language: str = "en"
+    # Live market data (MARKET_SOURCE=ccxt)
+    exchange: str = Field(default="binance", description="ccxt exchange id of the primary exchange")
+    exchanges: CommaList = Field(
+        default=[],
+        description="several exchanges, primary first: `name` or `name:ccxt_id` "
+        "(e.g. binance,binance-backup:binance,kraken); empty: just EXCHANGE",
+    )
+    exchange_ccxt_config: dict[str, Any] = Field(
+        default={},
+        description="JSON merged into the ccxt constructor config (urls, proxies, options); "
+        'keyed by exchange name ({"binance": {…}}) to configure each one differently',
+    )
+    exchange_timeout_seconds: float = Field(default=10.0, gt=0)
+    exchange_retries: int = Field(default=4, ge=1, description="attempts per call, first included")
+    breaker_failures: int = Field(default=5, ge=1, description="failed calls that open the breaker")
+    breaker_reset_seconds: float = Field(default=60.0, gt=0)
+    ticker_websockets: bool = Field(
+        default=True, description="use ccxt.pro websockets if available"
+    )
+    ticker_poll_seconds: float = Field(default=5.0, gt=0)
+    ticker_timeframe: str = Field(default="5m", description="candles behind /price 24h figures")
+    backfill_days: float = Field(default=30.0, gt=0)
+    candle_fetch_delay_seconds: float = Field(default=2.0, ge=0)
+    stale_after_candles: float = Field(
+        default=2.0, gt=1, description="candle data older than this many candles is stale"
+    )
+    price_stale_seconds: float = Field(default=120.0, gt=0)
 
-    _split = field_validator("symbols", "timeframes", "admin_ids", mode="before")(_split_commas)
+    _split = field_validator("symbols", "timeframes", "admin_ids", "exchanges", mode="before")(
+        _split_commas
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -91,6 +124,13 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown timeframe(s) {unknown}; use {', '.join(KNOWN_TIMEFRAMES)}")
         return value
 
+    @field_validator("ticker_timeframe")
+    @classmethod
+    def _ticker_tf(cls, value: str) -> str:
+        if value not in KNOWN_TIMEFRAMES:
+            raise ValueError(f"use one of {', '.join(KNOWN_TIMEFRAMES)}")
+        return value
+
     @field_validator("quote_currency")
     @classmethod
     def _quote(cls, value: str) -> str:
@@ -110,6 +150,25 @@ class Settings(BaseSettings):
         if self.market_source is None:
             self.market_source = "replay" if not self.has_chat_token else "ccxt"
         return self
+
+    @property
+    def exchange_list(self) -> list[tuple[str, str]]:
+        """(name, ccxt id) of every configured exchange, primary first."""
+        entries = self.exchanges or [self.exchange]
+        pairs = []
+        for entry in entries:
+            name, _, ccxt_id = entry.partition(":")
+            pairs.append((name.strip(), (ccxt_id or name).strip().lower()))
+        return pairs
+
+    def ccxt_config_for(self, name: str) -> dict[str, Any]:
+        """EXCHANGE_CCXT_CONFIG for one exchange: its own entry when the JSON is keyed
+        by exchange names, else the whole JSON (one config for all, as freqtrade's)."""
+        names = {n for n, _ in self.exchange_list}
+        config = self.exchange_ccxt_config
+        if config and set(config) <= names:
+            return dict(config.get(name, {}))
+        return dict(config)
 
     @property
     def has_chat_token(self) -> bool:

@@ -8,7 +8,7 @@ from typing import TextIO
 
 import structlog
 
-from engine.market.clock import MarketClock, ReplayClock
+from engine.market.clock import MarketClock, ReplayClock, WallClock
 from engine.market.replay import ReplayFeed
 from engine.market.types import MarketFeed
 from handlers import build_registry
@@ -24,7 +24,11 @@ class StartupError(Exception):
     """A configuration PulseWave cannot run with; the message names the setting."""
 
 
-def build_market(settings: Settings) -> tuple[MarketFeed, MarketClock]:
+def build_market(
+    settings: Settings, db: Database | None = None, clock: MarketClock | None = None
+) -> tuple[MarketFeed, MarketClock]:
+    """The market feed and its clock. `clock` replaces the wall clock of a live
+    feed (tests drive a local exchange and the feed on one controlled clock)."""
     if settings.market_source == "replay":
         clock = ReplayClock(settings.replay_start, settings.replay_speed)
         try:
@@ -32,10 +36,12 @@ def build_market(settings: Settings) -> tuple[MarketFeed, MarketClock]:
         except FileNotFoundError as error:
             raise StartupError(f"REPLAY_DATA_DIR: {error}") from None
         return feed, clock
-    raise StartupError(
-        "MARKET_SOURCE: 'ccxt' (live exchange data) is not available in this "
-        "version yet; use MARKET_SOURCE=replay"
-    )
+    if db is None:
+        raise StartupError("MARKET_SOURCE: 'ccxt' needs the database (candles are stored)")
+    from bot.live import build_live_market  # ccxt is heavy: imported only for live data
+
+    clock = clock or WallClock()
+    return build_live_market(settings, db, clock), clock
 
 
 @dataclass
@@ -44,10 +50,10 @@ class App:
     services: Services
 
     @classmethod
-    async def create(cls, settings: Settings) -> App:
+    async def create(cls, settings: Settings, clock: MarketClock | None = None) -> App:
         db = Database(settings.database_url)
         await db.migrate()
-        market, clock = build_market(settings)
+        market, clock = build_market(settings, db, clock)
         config = AppConfig(
             quote_currency=settings.quote_currency,
             admin_ids=tuple(settings.admin_ids),
@@ -69,6 +75,9 @@ class App:
     async def run(self, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
         from bot.scheduler import build_scheduler
 
+        await _maybe(
+            self.services.market, "start"
+        )  # a live feed connects; replay has nothing to do
         scheduler = build_scheduler(self.services)
         scheduler.start()
         try:
@@ -86,4 +95,11 @@ class App:
             scheduler.shutdown(wait=False)
 
     async def close(self) -> None:
+        await _maybe(self.services.market, "close")
         await self.services.db.dispose()
+
+
+async def _maybe(obj: object, method: str) -> None:
+    function = getattr(obj, method, None)
+    if function is not None:
+        await function()

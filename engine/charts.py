@@ -73,9 +73,11 @@ def render_candles(frame: pd.DataFrame, spec: ChartSpec, candles: int = CHART_CA
     visible = frame.iloc[-candles:]
     over = overlays.iloc[-candles:]
     plots = []
-    for column, colour, width in (("ema20", "#f7c948", 1.1), ("ema50", "#4fc3f7", 1.1)):
+    legend = []
+    for column, colour, label in (("ema20", "#f7c948", "EMA 20"), ("ema50", "#4fc3f7", "EMA 50")):
         if over[column].notna().any():
-            plots.append(mpf.make_addplot(over[column], color=colour, width=width))
+            plots.append(mpf.make_addplot(over[column], color=colour, width=1.1))
+            legend.append(label)
     for column in ("lower", "upper"):
         if over[column].notna().any():
             plots.append(mpf.make_addplot(over[column], color="#9575cd", width=0.8, linestyle="--"))
@@ -107,6 +109,7 @@ def render_candles(frame: pd.DataFrame, spec: ChartSpec, candles: int = CHART_CA
             figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI),
             returnfig=True,
             tight_layout=False,
+            scale_padding={"left": 0.55, "right": 0.75, "top": 0.45, "bottom": 0.5},
             datetime_format="%m-%d %H:%M",
             xrotation=0,
             warn_too_much_data=10_000,
@@ -114,6 +117,15 @@ def render_candles(frame: pd.DataFrame, spec: ChartSpec, candles: int = CHART_CA
         )
         try:
             axes[0].set_title(spec.title, color="white", fontsize=13, loc="left")
+            axes[0].legend(
+                [line for line in axes[0].get_lines()[: len(legend)]],
+                legend,
+                loc="upper left",
+                fontsize=8,
+                facecolor="#1e222d",
+                labelcolor="white",
+                framealpha=0.8,
+            )
             if spec.subtitle:
                 axes[0].text(
                     0.995,
@@ -140,7 +152,6 @@ def render_candles(frame: pd.DataFrame, spec: ChartSpec, candles: int = CHART_CA
             if over["rsi"].notna().any() and len(axes) > 4:
                 for level in (30, 70):
                     axes[4].axhline(level, color="#546e7a", linewidth=0.7, linestyle="--")
-            fig.subplots_adjust(left=0.04, right=0.93, top=0.95, bottom=0.06)
             buffer = io.BytesIO()
             fig.savefig(buffer, format="png", dpi=DPI, facecolor=fig.get_facecolor())
         finally:

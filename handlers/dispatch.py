@@ -29,7 +29,9 @@ async def dispatch(ctx: Context, text: str) -> Reply | None:
         return _mark(ctx, error_reply(ctx, ctx._(N_("That message is too long to be a command."))))
     parsed = split_command(text)
     if parsed is None:
-        return None
+        if not text.strip():
+            return None
+        return _mark(ctx, error_reply(ctx, ctx._(N_("Send /help for the list of commands."))))
     name, rest = parsed
     command = ctx.services.registry.find(name)
     if command is None or (command.admin_only and not ctx.user.is_admin):

@@ -8,6 +8,7 @@ known (command help in the registry); `pybabel extract -k N_` finds both.
 
 from __future__ import annotations
 
+import io
 import math
 import string
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale, dates, numbers
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
@@ -48,10 +51,21 @@ def resolve_language(*candidates: str | None) -> str:
 
 @cache
 def translations(language: str) -> NullTranslations:
-    if language == DEFAULT_LANGUAGE:
+    """The catalogue of `language`, compiled in memory from its `.po` file.
+
+    Reading the `.po` (the file translators edit) rather than a compiled `.mo`
+    means a catalogue can never be stale; it costs a few milliseconds once per
+    language per process.
+    """
+    path = LOCALES_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if language == DEFAULT_LANGUAGE or not path.exists():
         return NullTranslations()
-    loaded = Translations.load(str(LOCALES_DIR), [language], DOMAIN)
-    return loaded
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
 
 
 class _SafeFields(string.Formatter):

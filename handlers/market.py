@@ -35,6 +35,17 @@ def data_age(ctx: Context, age_ms: int, as_of_ms: int, timeframe: str) -> str:
     )
 
 
+def stale_note(ctx: Context, age_ms: int) -> str:
+    """Said whenever the data is too old to act on (live feeds only)."""
+    return ctx._(
+        N_(
+            "⚠️ Stale data: the last update is {age} old. Alarms and analysis for this "
+            "market are paused until fresh data arrives."
+        ),
+        age=ctx.tr.duration(age_ms),
+    )
+
+
 @group.command(
     "price",
     N_("Last price, 24h change, high/low, volume and data age"),
@@ -48,6 +59,7 @@ async def price(ctx: Context, symbol: str) -> Reply:
     arrow = {Tone.UP: "🟢", Tone.DOWN: "🔴"}.get(tone, "⚪")
     return Reply(
         title=f"{arrow} {symbol}  {ctx.tr.price(ticker.last)}",
+        text=stale_note(ctx, ticker.age_ms) if ticker.stale else "",
         fields=[
             Field(ctx._(N_("24h change")), ctx.tr.percent(change)),
             Field(ctx._(N_("24h high")), ctx.tr.price(ticker.high)),
@@ -87,14 +99,17 @@ async def chart(ctx: Context, symbol: str, timeframe: str) -> Reply:
         for tf in CHART_SWITCHER
         if tf in ctx.services.config.timeframes
     ]
+    text = ctx._(
+        N_("Last close {price} · {change} over {count} candles"),
+        price=ctx.tr.price(last),
+        change=ctx.tr.percent(change),
+        count=len(frame),
+    )
+    if candles.stale:
+        text = f"{stale_note(ctx, age)}\n{text}"
     return Reply(
         title=f"{symbol} · {timeframe}",
-        text=ctx._(
-            N_("Last close {price} · {change} over {count} candles"),
-            price=ctx.tr.price(last),
-            change=ctx.tr.percent(change),
-            count=len(frame),
-        ),
+        text=text,
         fields=[
             Field(
                 ctx._(N_("Data age")),

@@ -2,6 +2,7 @@
 help, examples). Help text, the Telegram menu, Discord's slash-command tree and
 the console all come from here; so does argument parsing.
 
+>>> from handlers.args import SymbolArg
 >>> group = CommandGroup("market")
 >>> @group.command("price", N_("Last price"), params=[Param("symbol", SymbolArg())],
 ...                examples=["/price BTC"])

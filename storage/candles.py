@@ -13,9 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from engine.market.series import CandleSeries
 from storage.models import Candle
 
-# SQLite allows 32,766 bound parameters per statement; 9 columns per row.
-_SQLITE_CHUNK = 3_000
-_PG_CHUNK = 5_000
+_KEY = ("exchange", "symbol", "timeframe", "open_time")
+_VALUES = ("open", "high", "low", "close", "volume")
+_COLUMNS = _KEY + _VALUES
+# Below this many rows the plain INSERT is as fast as COPY and simpler. (The bound-
+# parameter limits, 32,766 on SQLite and 32,767 on asyncpg, are SQLAlchemy's
+# concern with insertmanyvalues: it batches the rows to fit.)
+_PG_COPY_MIN = 500
 
 CandleRow = tuple[int, float, float, float, float, float]  # open_time, o, h, l, c, v
 
@@ -41,33 +45,65 @@ async def upsert_candles(
 
     Returns the number of rows written. Running it twice with the same rows
     leaves the table as after one run.
+
+    Bulk, never row by row: PostgreSQL gets large batches by COPY into a
+    temporary table and one INSERT … SELECT … ON CONFLICT (the fastest path
+    asyncpg offers); smaller batches and SQLite go through one cached INSERT …
+    ON CONFLICT executed over all rows, which SQLAlchemy sends as multi-row
+    VALUES ("insertmanyvalues") without re-compiling per chunk.
     """
-    pg = session.bind.dialect.name == "postgresql"
-    insert = pg_insert if pg else sqlite_insert
-    values = [
-        {
-            "exchange": exchange,
-            "symbol": symbol,
-            "timeframe": timeframe,
-            "open_time": int(r[0]),
-            "open": r[1],
-            "high": r[2],
-            "low": r[3],
-            "close": r[4],
-            "volume": r[5],
-        }
+    records = [
+        (
+            exchange,
+            symbol,
+            timeframe,
+            int(r[0]),
+            float(r[1]),
+            float(r[2]),
+            float(r[3]),
+            float(r[4]),
+            float(r[5]),
+        )
         for r in rows
     ]
-    chunk = _PG_CHUNK if pg else _SQLITE_CHUNK
-    for start in range(0, len(values), chunk):
-        statement = insert(Candle).values(values[start : start + chunk])
-        excluded = statement.excluded
-        statement = statement.on_conflict_do_update(
-            index_elements=["exchange", "symbol", "timeframe", "open_time"],
-            set_={c: getattr(excluded, c) for c in ("open", "high", "low", "close", "volume")},
-        )
-        await session.execute(statement)
-    return len(values)
+    if not records:
+        return 0
+    if session.bind.dialect.name == "postgresql" and len(records) >= _PG_COPY_MIN:
+        await _copy_upsert(session, records)
+        return len(records)
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(Candle)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(_KEY),
+        set_={c: getattr(statement.excluded, c) for c in _VALUES},
+    )
+    await session.execute(
+        statement, [dict(zip(_COLUMNS, record, strict=True)) for record in records]
+    )
+    return len(records)
+
+
+async def _copy_upsert(session: AsyncSession, records: list[tuple]) -> None:
+    connection = await session.connection()
+    # SQLAlchemy's asyncpg adapter opens its transaction on the first statement;
+    # make that happen now, so COPY and the upsert are part of the session's one.
+    await connection.exec_driver_sql("SELECT 1")
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection  # the asyncpg connection, inside the session's transaction
+    assert driver is not None
+    # A temporary table per connection, emptied at commit: COPY cannot upsert itself.
+    await driver.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS candles_incoming "
+        "(LIKE candles INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+    await driver.copy_records_to_table("candles_incoming", records=records, columns=list(_COLUMNS))
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _VALUES)
+    columns = ", ".join(_COLUMNS)
+    await driver.execute(
+        f"INSERT INTO candles ({columns}) SELECT {columns} FROM candles_incoming "
+        f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET {updates}"
+    )
+    await driver.execute("TRUNCATE candles_incoming")  # a second upsert in this transaction
 
 
 async def load_candles(
@@ -96,6 +132,35 @@ async def load_candles(
     if limit:
         rows = list(reversed(rows))
     return _series(timeframe, rows)
+
+
+async def open_times(
+    session: AsyncSession, exchange: str, symbol: str, timeframe: str, start_ms: int, end_ms: int
+) -> np.ndarray:
+    """Open times (int64 ms, ascending) of the stored candles in [start_ms, end_ms]."""
+    query = (
+        select(Candle.open_time)
+        .where(
+            Candle.exchange == exchange,
+            Candle.symbol == symbol,
+            Candle.timeframe == timeframe,
+            Candle.open_time >= start_ms,
+            Candle.open_time <= end_ms,
+        )
+        .order_by(Candle.open_time)
+    )
+    return np.array((await session.execute(query)).scalars().all(), dtype=np.int64)
+
+
+async def last_open_time(
+    session: AsyncSession, exchange: str, symbol: str, timeframe: str
+) -> int | None:
+    """Open time of the newest stored candle, or None."""
+    query = select(func.max(Candle.open_time)).where(
+        Candle.exchange == exchange, Candle.symbol == symbol, Candle.timeframe == timeframe
+    )
+    value = (await session.execute(query)).scalar_one_or_none()
+    return None if value is None else int(value)
 
 
 async def count_candles(session: AsyncSession, exchange: str, symbol: str, timeframe: str) -> int:

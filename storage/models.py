@@ -107,4 +107,22 @@ class Candle(Base):
     volume: Mapped[float] = mapped_column(Float)
 
 
-__all__ = ["Base", "Candle", "Chat", "User", "func"]
+class CandleGap(Base):
+    """A stretch the exchange truly has no candles for (an outage, before a listing).
+
+    Recorded once the exchange answered a request covering it with later candles
+    but none inside it, so ingestion stops asking for it again. Both ends are
+    candle open times in ms, inclusive.
+    """
+
+    __tablename__ = "candle_gaps"
+
+    exchange: Mapped[str] = mapped_column(String(32), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
+    timeframe: Mapped[str] = mapped_column(String(4), primary_key=True)
+    start_time: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    end_time: Mapped[int] = mapped_column(BigInteger)
+    found_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+__all__ = ["Base", "Candle", "CandleGap", "Chat", "User", "func"]

@@ -5,4 +5,8 @@ sets `handler=<async function taking the parsed args>`); `main.py` wires every
 module listed in `SUBCOMMANDS`.
 """
 
-SUBCOMMANDS: list[str] = []  # module names under bot.cli, e.g. "backfill"
+SUBCOMMANDS: list[str] = [
+    "indicators",
+    "signals",
+    "backfill",
+]  # module names under bot.cli, e.g. "backfill"

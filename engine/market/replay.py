@@ -94,6 +94,10 @@ class ReplayFeed:
             source=self.name,
         )
 
+    def is_stale(self, symbol: str, timeframe: str | None = None) -> bool:
+        """Never: the replay is the DEMO market's whole truth at its clock."""
+        return False
+
     async def series(self, symbol: str, timeframe: str) -> CandleSeries:
         """The whole history of `symbol` at `timeframe` (loaded or built once)."""
         key = (symbol, timeframe)

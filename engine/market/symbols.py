@@ -36,12 +36,16 @@ def normalize_symbol(text: str, default_quote: str = "USDT") -> str | None:
 
 
 def close_matches(symbol: str, known: Iterable[str], limit: int = 3) -> list[str]:
-    """Known symbols that look like `symbol` (base first, then the whole pair)."""
+    """Known symbols that look like `symbol`: same base with another quote first,
+    then pairs whose base is spelled alike.
+
+    >>> close_matches("BTX/USDT", ["BTC/USDT", "ETH/USDT"]), close_matches("BTC/EUR", ["BTC/USDT"])
+    (['BTC/USDT'], ['BTC/USDT'])
+    """
     known = sorted(set(known))
     base = symbol.split("/")[0]
-    by_base = {k.split("/")[0]: k for k in known}
-    found = [by_base[b] for b in difflib.get_close_matches(base, list(by_base), limit, 0.5)]
-    for match in difflib.get_close_matches(symbol, known, limit, 0.6):
-        if match not in found:
-            found.append(match)
+    found = [k for k in known if k.split("/")[0] == base]
+    bases = sorted({k.split("/")[0] for k in known})
+    for similar in difflib.get_close_matches(base, bases, limit, 0.6):
+        found.extend(k for k in known if k.split("/")[0] == similar and k not in found)
     return found[:limit]

@@ -22,6 +22,8 @@ class Ticker:
     - `high`, `low`, `volume`: over the closed candles of the last 24 hours
       (volume in the base asset).
     - `as_of_ms`: close time of that last candle; `age_ms`: market clock minus it.
+      (Live, `last` is the latest live price when one is fresh and `as_of_ms` its time.)
+    - `stale`: the data is older than the feed's threshold; say so, and act on nothing.
     """
 
     symbol: str
@@ -34,6 +36,7 @@ class Ticker:
     as_of_ms: int
     age_ms: int
     source: str
+    stale: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,7 @@ class Candles:
     as_of_ms: int  # market clock when they were read
     source: str
     meta: dict[str, str] = field(default_factory=dict)
+    stale: bool = False  # older than the feed's staleness threshold for this timeframe
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -108,4 +112,9 @@ class MarketFeed(Protocol):
 
     async def ticker(self, symbol: str) -> Ticker:
         """Last price and 24h figures from the finest timeframe available."""
+        ...
+
+    def is_stale(self, symbol: str, timeframe: str | None = None) -> bool:
+        """True when the data for `symbol` (its live price, or its `timeframe`
+        candles) is too old to act on: alarms and analysis must skip it."""
         ...
