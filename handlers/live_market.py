@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-import numpy as np
 import structlog
 
 from engine.market.ccxt_client import CcxtClient, ExchangeUnavailable
 from engine.market.clock import MarketClock
 from engine.market.closes import CandleClose
 from engine.market.live import Tick, TickStream
+from engine.market.series import CandleSeries, day_window
 from engine.market.symbols import close_matches
 from engine.market.timeframes import DAY_MS, duration_ms
 from engine.market.types import Candles, NoData, Ticker, UnknownSymbol, UnsupportedTimeframe
@@ -166,7 +166,11 @@ class LiveMarket:
 
     # -- data --------------------------------------------------------------------------
 
-    async def _stored(self, symbol: str, timeframe: str, limit: int) -> tuple[CcxtClient, Candles]:
+    async def _stored(
+        self, symbol: str, timeframe: str, limit: int
+    ) -> tuple[CcxtClient, CandleSeries]:
+        """The exchange serving `symbol` and its newest `limit` stored closed candles
+        (fetched first if missing or due)."""
         client = await self.client_for(symbol)
         if timeframe not in await self.timeframes(symbol):
             raise UnsupportedTimeframe(symbol, timeframe, await self.timeframes(symbol))
@@ -191,9 +195,12 @@ class LiveMarket:
             if failure is not None:
                 raise failure
             raise NoData(symbol, timeframe)
-        key = (client.name, symbol, timeframe)
-        self.ingestor.last_close.setdefault(key, series.last_close_ms)
-        candles = Candles(
+        self.ingestor.last_close.setdefault((client.name, symbol, timeframe), series.last_close_ms)
+        return client, series
+
+    async def candles(self, symbol: str, timeframe: str, limit: int) -> Candles:
+        client, series = await self._stored(symbol, timeframe, limit)
+        return Candles(
             symbol,
             timeframe,
             series.frame(0, len(series)),
@@ -201,10 +208,6 @@ class LiveMarket:
             client.name,
             stale=self.is_stale(symbol, timeframe),
         )
-        return client, candles
-
-    async def candles(self, symbol: str, timeframe: str, limit: int) -> Candles:
-        return (await self._stored(symbol, timeframe, limit))[1]
 
     async def ticker(self, symbol: str) -> Ticker:
         timeframe = self.ticker_timeframe
@@ -212,34 +215,25 @@ class LiveMarket:
         self.stream.watch([symbol])
         if self.price_age_ms(symbol) is None or self.price_age_ms(symbol) > self.price_stale_ms:
             await self.stream.poll_once([symbol])  # the first ask, or the stream lags: ask now
-        _, candles = await self._stored(symbol, timeframe, DAY_MS // step + 2)
-        frame = candles.frame
-        times = frame.index.as_unit("ms").asi8.astype(np.int64)
-        closes = frame["close"].to_numpy()
-        last_close_ms = int(times[-1]) + step
+        client, series = await self._stored(symbol, timeframe, DAY_MS // step + 2)
+        window = day_window(series, len(series))
         tick = self.stream.latest.get(symbol)
         now = self.clock.now_ms()
         if (
             tick is not None
             and now - tick.time_ms <= self.price_stale_ms
-            and tick.time_ms >= last_close_ms - step
+            and tick.time_ms >= window.close_ms - step
         ):
             last, as_of, source = tick.price, tick.time_ms, tick.exchange
         else:
-            last, as_of, source = float(closes[-1]), last_close_ms, candles.source
-        # 24h window: candles that opened within the last day before the newest one.
-        window = times > times[-1] - DAY_MS
-        ref = np.flatnonzero(times <= times[-1] - DAY_MS)
-        change = None
-        if len(ref) and closes[ref[-1]] > 0:
-            change = (last / float(closes[ref[-1]]) - 1.0) * 100.0
+            last, as_of, source = window.last_close, window.close_ms, client.name
         return Ticker(
             symbol=symbol,
             last=last,
-            change_pct=change,
-            high=max(float(frame["high"].to_numpy()[window].max()), last),
-            low=min(float(frame["low"].to_numpy()[window].min()), last),
-            volume=float(frame["volume"].to_numpy()[window].sum()),
+            change_pct=window.change_pct(last),
+            high=max(window.high, last),
+            low=min(window.low, last),
+            volume=window.volume,
             timeframe=timeframe,
             as_of_ms=as_of,
             age_ms=now - as_of,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.charts import CHART_CANDLES
 from engine.market.timeframes import DEFAULT_TIMEFRAME
 from handlers.args import SymbolArg, TimeframeArg
 from handlers.context import Context
@@ -89,7 +90,7 @@ async def price(ctx: Context, symbol: str) -> Reply:
 )
 async def chart(ctx: Context, symbol: str, timeframe: str) -> Reply:
     image, candles = await ctx.services.charts.candle_chart(symbol, timeframe)
-    frame = candles.frame.iloc[-120:]
+    frame = candles.frame.iloc[-CHART_CANDLES:]  # the candles drawn (the rest is warm-up)
     last = float(frame["close"].iloc[-1])
     change = (last / float(frame["open"].iloc[0]) - 1) * 100 if frame["open"].iloc[0] else None
     tone = Tone.NEUTRAL if change is None else Tone.UP if change >= 0 else Tone.DOWN

@@ -78,10 +78,6 @@ class TickStream:
             self._watched |= new
             self._changed.set()  # websocket loops re-subscribe with the new set
 
-    @property
-    def watched(self) -> set[str]:
-        return set(self._watched)
-
     async def route(self, symbol: str) -> list[CcxtClient]:
         """The exchanges that list `symbol`, primary first (unreachable ones skipped)."""
         found = []

@@ -12,12 +12,10 @@ import asyncio
 import re
 from pathlib import Path
 
-import numpy as np
-
 from engine.market.clock import MarketClock
-from engine.market.series import CandleSeries, read_candle_file, resample
+from engine.market.series import CandleSeries, day_window, read_candle_file, resample
 from engine.market.symbols import close_matches
-from engine.market.timeframes import DAY_MS, TIMEFRAME_MS, duration_ms, resample_source
+from engine.market.timeframes import TIMEFRAME_MS, duration_ms, resample_source
 from engine.market.types import Candles, NoData, Ticker, UnknownSymbol, UnsupportedTimeframe
 
 _FILE_NAME = re.compile(r"^(?P<base>[A-Z0-9]+)_(?P<quote>[A-Z0-9]+)-(?P<tf>\w+)\.csv(\.gz)?$")
@@ -71,26 +69,17 @@ class ReplayFeed:
         stop = series.closed_count(now)
         if stop == 0:
             raise NoData(symbol)
-        last = stop - 1
-        step = duration_ms(series.timeframe)
-        last_open = int(series.open_time[last])
-        # The last 24h: candles opened after (last open - 24h), i.e. 288 five-minute ones.
-        first = int(np.searchsorted(series.open_time, last_open - DAY_MS, "right"))
-        # The reference: the latest candle that closed at least 24h before the last one.
-        ref = int(np.searchsorted(series.open_time, last_open - DAY_MS, "right")) - 1
-        change = None
-        if ref >= 0 and series.close[ref] > 0:
-            change = (series.close[last] / series.close[ref] - 1.0) * 100.0
+        window = day_window(series, stop)
         return Ticker(
             symbol=symbol,
-            last=float(series.close[last]),
-            change_pct=change,
-            high=float(series.high[first:stop].max()),
-            low=float(series.low[first:stop].min()),
-            volume=float(series.volume[first:stop].sum()),
+            last=window.last_close,
+            change_pct=window.change_pct(window.last_close),
+            high=window.high,
+            low=window.low,
+            volume=window.volume,
             timeframe=series.timeframe,
-            as_of_ms=last_open + step,
-            age_ms=now - (last_open + step),
+            as_of_ms=window.close_ms,
+            age_ms=now - window.close_ms,
             source=self.name,
         )
 

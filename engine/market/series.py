@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.market.timeframes import TIMEFRAME_MS, bucket_start, duration_ms
+from engine.market.timeframes import DAY_MS, TIMEFRAME_MS, bucket_start, duration_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,44 @@ class CandleSeries:
             for c in ("open", "high", "low", "close", "volume")
         }
         return cls(timeframe, times, **columns)
+
+
+@dataclass(frozen=True, slots=True)
+class DayWindow:
+    """The 24h figures behind `/price`, from closed candles (see `day_window`)."""
+
+    last_close: float
+    reference_close: float | None  # close of the latest candle ≥ 24h before the last
+    high: float
+    low: float
+    volume: float
+    close_ms: int  # close time of the last candle
+
+    def change_pct(self, price: float) -> float | None:
+        """`price` against the reference close, in percent (None without 24h of data)."""
+        if self.reference_close is None or self.reference_close <= 0:
+            return None
+        return (price / self.reference_close - 1.0) * 100.0
+
+
+def day_window(series: CandleSeries, stop: int) -> DayWindow:
+    """24h figures of the candles before index `stop` (the closed ones).
+
+    The window is the candles that opened after (last open − 24h): 288 five-minute
+    candles, 24 hourly ones. The reference is the latest candle that opened at or
+    before (last open − 24h), i.e. closed at least 24h before the last one closed.
+    """
+    last = stop - 1
+    last_open = int(series.open_time[last])
+    first = int(np.searchsorted(series.open_time[:stop], last_open - DAY_MS, "right"))
+    return DayWindow(
+        last_close=float(series.close[last]),
+        reference_close=float(series.close[first - 1]) if first > 0 else None,
+        high=float(series.high[first:stop].max()),
+        low=float(series.low[first:stop].min()),
+        volume=float(series.volume[first:stop].sum()),
+        close_ms=last_open + duration_ms(series.timeframe),
+    )
 
 
 def read_candle_file(path: Path, timeframe: str) -> CandleSeries:

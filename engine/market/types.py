@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import pandas as pd
 
-# Candles travel as a DataFrame indexed by UTC open time ("time") with float
-# columns open, high, low, close, volume: the shape pandas-ta and mplfinance take.
-CANDLE_COLUMNS = ("open", "high", "low", "close", "volume")
+from engine.market.timeframes import duration_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +39,15 @@ class Ticker:
 
 @dataclass(frozen=True, slots=True)
 class Candles:
-    """Closed candles of one market, oldest first."""
+    """Closed candles of one market, oldest first: a DataFrame indexed by UTC open
+    time ("time") with float columns open, high, low, close, volume (the shape
+    pandas-ta and mplfinance take)."""
 
     symbol: str
     timeframe: str
     frame: pd.DataFrame
     as_of_ms: int  # market clock when they were read
     source: str
-    meta: dict[str, str] = field(default_factory=dict)
     stale: bool = False  # older than the feed's staleness threshold for this timeframe
 
     def __len__(self) -> int:
@@ -57,8 +56,6 @@ class Candles:
     @property
     def last_close_ms(self) -> int | None:
         """Close time of the newest candle (its open time + one timeframe)."""
-        from engine.market.timeframes import duration_ms
-
         if self.frame.empty:
             return None
         return int(self.frame.index[-1].value // 1_000_000) + duration_ms(self.timeframe)

@@ -241,10 +241,5 @@ class LevelBook:
         k = bisect_right(self._prices, price)
         return self.level(k, t) if k < len(self._prices) else None
 
-    def between(self, low: float, high: float, t: int) -> list[Level]:
-        """Levels with low < price <= high, nearest to `high` first."""
-        a, b = bisect_right(self._prices, low), bisect_right(self._prices, high)
-        return [self.level(k, t) for k in range(b - 1, a - 1, -1)]
-
     def levels(self, t: int) -> list[Level]:
         return [self.level(k, t) for k in range(len(self._prices))]

@@ -20,7 +20,6 @@ candle wins, and after a signal the same side waits `cooldown` candles.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -345,7 +344,3 @@ def current_setups(
     setups = ev.setups(t) if t >= 0 else []  # jumps straight to `t`: one rebuild
     ev.book.advance(t)
     return setups, (ev.book.levels(t) if t >= 0 else [])
-
-
-def nan_to_none(x: float) -> float | None:
-    return None if math.isnan(x) else x
