@@ -7,6 +7,7 @@ that they never appear in a repr, a log line or a traceback.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,6 +26,7 @@ DEFAULT_REPLAY_START = datetime(2025, 3, 1, tzinfo=UTC)
 KNOWN_TIMEFRAMES = ("1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w")
 
 CommaList = Annotated[list[str], NoDecode]
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 def _split_commas(value: object) -> object:
@@ -62,7 +64,31 @@ class Settings(BaseSettings):
     quote_currency: str = "USDT"
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: str | None = None
+    telegram_webhook_url: str | None = Field(
+        default=None,
+        description="public HTTPS URL of the webhook; empty: long polling",
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="X-Telegram-Bot-Api-Secret-Token checked on every webhook request",
+    )
+    throttle_per_minute: int = Field(
+        default=100, ge=0, description="requests per user per minute; 0: no limit"
+    )
     discord_bot_token: SecretStr | None = None
+    discord_api_url: str | None = Field(
+        default=None, description="another Discord REST base URL (a test emulator)"
+    )
+    discord_sync_commands: bool = Field(
+        default=True, description="publish the slash commands at every start"
+    )
+    discord_gateway: bool = Field(
+        default=True,
+        description="receive interactions; false in extra processes that only deliver",
+    )
+    tradingview_webhook_secret: SecretStr | None = Field(
+        default=None, description="enables POST /webhook/tradingview; the alert's passphrase"
+    )
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
     admin_ids: CommaList = []
@@ -96,10 +122,40 @@ class Settings(BaseSettings):
         default=2.0, gt=1, description="candle data older than this many candles is stale"
     )
     price_stale_seconds: float = Field(default=120.0, gt=0)
-
-    _split = field_validator("symbols", "timeframes", "admin_ids", "exchanges", mode="before")(
-        _split_commas
+    # Signals
+    signal_timeframes: CommaList = Field(
+        default=["1h", "4h"],
+        description="timeframes scanned for SYMBOLS and for follows that name no timeframe",
     )
+    signal_expiry_candles: int = Field(
+        default=48, ge=1, le=10_000, description="candles after which an open signal expires"
+    )
+    signal_history_candles: int = Field(
+        default=300, ge=0, le=5_000, description="past candles scanned when a market is first seen"
+    )
+    max_follows_per_chat: int = Field(default=20, ge=1)
+    # Alarms
+    max_alarms_per_chat: int = Field(
+        default=10, ge=1, le=1_000, description="active alarms one chat may have at once"
+    )
+
+    _split = field_validator(
+        "symbols", "timeframes", "admin_ids", "exchanges", "signal_timeframes", mode="before"
+    )(_split_commas)
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError("use 1-256 characters A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an https:// URL (http:// only for a local Bot API server)")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -116,7 +172,7 @@ class Settings(BaseSettings):
     def _utc(cls, value: datetime) -> datetime:
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
-    @field_validator("timeframes")
+    @field_validator("timeframes", "signal_timeframes")
     @classmethod
     def _known_timeframes(cls, value: list[str]) -> list[str]:
         unknown = [tf for tf in value if tf not in KNOWN_TIMEFRAMES]
@@ -185,7 +241,12 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every secret value, so that the log redactor can scrub them."""
-        values = (self.telegram_bot_token, self.discord_bot_token)
+        values = (
+            self.telegram_bot_token,
+            self.discord_bot_token,
+            self.telegram_webhook_secret,
+            self.tradingview_webhook_secret,
+        )
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 
 

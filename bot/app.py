@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import sys
-from dataclasses import dataclass
-from typing import TextIO
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
 
@@ -16,6 +19,9 @@ from handlers.charts import ChartService
 from handlers.context import AppConfig, Services
 from settings import Settings
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from bot.web import WebServer
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +54,9 @@ def build_market(
 class App:
     settings: Settings
     services: Services
+    telegram: Any = field(default=None, repr=False)  # the TelegramFrontend while it runs
+    discord: Any = field(default=None, repr=False)  # the DiscordFrontend while it runs
+    web: Any = field(default=None, repr=False)  # the embedded WebServer while it runs
 
     @classmethod
     async def create(cls, settings: Settings, clock: MarketClock | None = None) -> App:
@@ -60,6 +69,12 @@ class App:
             output_dir=settings.output_dir,
             default_language=settings.default_language,
             timeframes=tuple(settings.timeframes),
+            watchlist=tuple(settings.symbols),
+            signal_timeframes=tuple(settings.signal_timeframes),
+            signal_expiry_candles=settings.signal_expiry_candles,
+            signal_history_candles=settings.signal_history_candles,
+            max_follows_per_chat=settings.max_follows_per_chat,
+            max_alarms_per_chat=settings.max_alarms_per_chat,
         )
         services = Services(
             db=db,
@@ -72,31 +87,155 @@ class App:
         log.info("app_ready", market=market.name, database=db.dialect)
         return cls(settings, services)
 
-    async def run(self, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+    async def run(
+        self,
+        stdin: TextIO = sys.stdin,
+        stdout: TextIO = sys.stdout,
+        *,
+        stop: asyncio.Event | None = None,
+        telegram_options: dict[str, Any] | None = None,
+    ) -> None:
+        """Serve until the front end stops: the end of console input, or (Telegram,
+        Discord) SIGINT/SIGTERM or `stop` being set. `telegram_options` go to the
+        `TelegramFrontend` (tests speed up its rate limits)."""
+        from bot.delivery import DeliveryWorker
         from bot.scheduler import build_scheduler
 
-        await _maybe(
-            self.services.market, "start"
-        )  # a live feed connects; replay has nothing to do
+        await _maybe(self.services.market, "start")  # a live feed connects; replay: nothing
         scheduler = build_scheduler(self.services)
         scheduler.start()
+        delivery_stop = asyncio.Event()
+        delivery: asyncio.Task[None] | None = None
         try:
-            if self.settings.console_mode:
-                from bot.console.chat import ConsoleChat
+            if not self.settings.console_mode:
+                await self._run_platforms(stop or asyncio.Event(), telegram_options or {})
+                return
+            from bot.console.chat import ConsoleChat
 
-                await ConsoleChat(self.services, stdin, stdout).run()
-            else:
-                raise StartupError(
-                    "TELEGRAM_BOT_TOKEN/DISCORD_BOT_TOKEN: the Telegram and Discord "
-                    "front ends are not available in this version yet; unset the "
-                    "tokens to use the console chat"
-                )
+            console = ConsoleChat(self.services, stdin, stdout)
+            worker = DeliveryWorker(self.services, [console])
+            delivery = asyncio.create_task(worker.run(delivery_stop))
+            await console.run()
         finally:
-            scheduler.shutdown(wait=False)
+            delivery_stop.set()
+            if delivery is not None:
+                await delivery  # the message being sent finishes; the rest stays queued
+            await scheduler.stop()
+
+    def _web_server(self) -> WebServer:
+        """The embedded web server with the routes the settings ask for: health checks
+        always, the TradingView webhook when its secret is set."""
+        from bot.web import WebServer
+        from bot.webhooks import add_health_routes, add_tradingview_route
+
+        settings = self.settings
+        web = WebServer(settings.web_host, settings.web_port)
+        add_health_routes(web.app, self.services)
+        if settings.tradingview_webhook_secret is not None:
+            secret = settings.tradingview_webhook_secret.get_secret_value()
+            add_tradingview_route(web.app, self.services, secret)
+        return web
+
+    async def _run_platforms(self, stop: asyncio.Event, options: dict[str, Any]) -> None:
+        """Telegram and/or Discord (whichever has a token) with one delivery worker,
+        until `stop` (SIGINT/SIGTERM). Shutdown order: stop receiving, let the updates
+        being handled finish, let the delivery in flight finish, close."""
+        from bot.delivery import DeliveryWorker, Sender
+
+        settings = self.settings
+        web = self.web = self._web_server()
+        telegram = discord = None
+        senders: list[Sender] = []
+        delivery_stop = asyncio.Event()
+        delivery: asyncio.Task[None] | None = None
+        restore_signals = _stop_on_signals(stop)
+        try:
+            if settings.telegram_bot_token is not None:
+                from bot.telegram.app import TelegramFrontend, TelegramStartupError
+
+                try:
+                    telegram = TelegramFrontend(settings, self.services, web=web, **options)
+                except TelegramStartupError as error:
+                    raise StartupError(str(error)) from None
+                self.telegram = telegram
+                telegram.install_webhook_route()
+            try:
+                await web.start()
+            except OSError as error:
+                raise StartupError(
+                    f"WEB_HOST/WEB_PORT: cannot listen on {web.host}:{web.port}: {error}"
+                ) from None
+            if telegram is not None:
+                try:
+                    await telegram.start()
+                except TelegramStartupError as error:
+                    raise StartupError(str(error)) from None
+                senders.append(telegram.sender)
+            if settings.discord_bot_token is not None:
+                discord = await self._start_discord()
+                senders.append(discord.sender)
+            worker = DeliveryWorker(self.services, senders)
+            delivery = asyncio.create_task(worker.run(delivery_stop))
+            log.info(
+                "platforms_running",
+                telegram=telegram.mode if telegram else None,
+                discord=discord is not None,
+            )
+            await stop.wait()
+            log.info("shutting_down")
+        finally:
+            restore_signals()
+            await web.stop()  # no new webhook updates
+            if telegram is not None:
+                await telegram.stop()  # no new polled updates; those being handled finish
+            delivery_stop.set()
+            if delivery is not None:
+                await delivery
+            if telegram is not None:
+                await telegram.close()
+            if discord is not None:
+                await discord.stop()  # interactions in flight finish first
+
+    async def _start_discord(self) -> Any:
+        from bot.discord.app import DiscordFrontend, DiscordStartupError
+
+        settings = self.settings
+        assert settings.discord_bot_token is not None
+        frontend = DiscordFrontend(
+            self.services,
+            settings.discord_bot_token.get_secret_value(),
+            api_base=settings.discord_api_url,
+            sync_commands=settings.discord_sync_commands,
+            gateway=settings.discord_gateway,
+        )
+        try:
+            await frontend.start()
+        except DiscordStartupError as error:
+            raise StartupError(str(error)) from None
+        self.discord = frontend
+        return frontend
 
     async def close(self) -> None:
         await _maybe(self.services.market, "close")
         await self.services.db.dispose()
+
+
+def _stop_on_signals(stop: asyncio.Event) -> Callable[[], None]:
+    """SIGINT/SIGTERM set `stop` (a graceful shutdown); returns the undo."""
+    loop = asyncio.get_running_loop()
+    installed = []
+    for number in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(number, stop.set)
+            installed.append(number)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            pass
+
+    def restore() -> None:
+        for number in installed:
+            loop.remove_signal_handler(number)
+
+    return restore
 
 
 async def _maybe(obj: object, method: str) -> None:

@@ -48,6 +48,34 @@ class ChartSpec:
     subtitle: str = ""
     levels: tuple[float, ...] = ()
     watermark: str = ""
+    # Signal markers: (candle open time in ms, "buy" or "sell"); drawn below the
+    # candle's low (buy, ▲) or above its high (sell, ▼) when the candle is shown.
+    markers: tuple[tuple[int, str], ...] = ()
+
+
+def marker_series(
+    visible: pd.DataFrame, markers: tuple[tuple[int, str], ...], side: str
+) -> pd.Series:
+    """Marker y-positions aligned to `visible` (NaN where there is none).
+
+    >>> idx = pd.to_datetime([0, 3_600_000], unit="ms", utc=True)
+    >>> f = pd.DataFrame({"high": [10.0, 12.0], "low": [9.0, 11.0]}, index=idx)
+    >>> marker_series(f, ((3_600_000, "buy"),), "buy").round(2).tolist()
+    [nan, 10.91]
+    """
+    y = pd.Series(float("nan"), index=visible.index)
+    span = float(visible["high"].max() - visible["low"].min()) or 1.0
+    times = visible.index.as_unit("ms").asi8 if hasattr(visible.index, "as_unit") else []
+    position = {int(t): i for i, t in enumerate(times)}
+    for open_ms, marker_side in markers:
+        i = position.get(int(open_ms))
+        if i is None or marker_side != side:
+            continue
+        if side == "buy":
+            y.iloc[i] = float(visible["low"].iloc[i]) - span * 0.03
+        else:
+            y.iloc[i] = float(visible["high"].iloc[i]) + span * 0.03
+    return y
 
 
 def render_candles(frame: pd.DataFrame, spec: ChartSpec, candles: int = CHART_CANDLES) -> bytes:
@@ -87,6 +115,12 @@ def render_candles(frame: pd.DataFrame, spec: ChartSpec, candles: int = CHART_CA
                 over["rsi"], panel=2, color="#ffb74d", ylabel="RSI 14", ylim=(0, 100), width=1.0
             )
         )
+    for side, shape, colour in (("buy", "^", "#00e676"), ("sell", "v", "#ff1744")):
+        ys = marker_series(visible, spec.markers, side)
+        if ys.notna().any():
+            plots.append(
+                mpf.make_addplot(ys, type="scatter", marker=shape, markersize=90, color=colour)
+            )
     kwargs: dict = {}
     if spec.levels:
         low, high = visible["low"].min(), visible["high"].max()

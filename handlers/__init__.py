@@ -5,10 +5,10 @@ no chat platform (only `bot/telegram` imports aiogram, only `bot/discord`
 imports discord).
 """
 
-from handlers import general, market
+from handlers import alarms, general, market, signals
 from handlers.registry import Registry
 
 
 def build_registry() -> Registry:
     """Every command, in the order help lists them."""
-    return Registry([general.group, market.group])
+    return Registry([general.group, market.group, signals.group, alarms.group])

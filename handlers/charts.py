@@ -7,6 +7,7 @@ so one render serves every chat that asks for the same chart at the same candle.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import OrderedDict
 
 from engine.charts import CHART_CANDLES, WARMUP_CANDLES, ChartSpec, render_candles
@@ -24,12 +25,18 @@ class ChartService:
         self._inflight: dict[str, asyncio.Future[Image]] = {}
 
     async def candle_chart(
-        self, symbol: str, timeframe: str, levels: tuple[float, ...] = ()
+        self,
+        symbol: str,
+        timeframe: str,
+        levels: tuple[float, ...] = (),
+        markers: tuple[tuple[int, str], ...] = (),
     ) -> tuple[Image, Candles]:
-        """The standard chart of `symbol` at `timeframe` (≈120 candles) and its data."""
+        """The standard chart of `symbol` at `timeframe` (≈120 candles) and its data,
+        with support/resistance `levels` and signal `markers` if given."""
         candles = await self.market.candles(symbol, timeframe, CHART_CANDLES + WARMUP_CANDLES)
         last_open = int(candles.frame.index[-1].value // 1_000_000)
-        key = f"chart:{symbol}:{timeframe}:{last_open}:{hash(levels) & 0xFFFF:x}"
+        extras = hashlib.blake2b(repr((levels, markers)).encode(), digest_size=4).hexdigest()
+        key = f"chart:{symbol}:{timeframe}:{last_open}:{extras}"
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key], candles
@@ -44,6 +51,7 @@ class ChartService:
                 title=f"{symbol} · {timeframe}",
                 subtitle=f"{demo}{as_of}",
                 levels=levels,
+                markers=markers,
                 watermark="DEMO" if self.market.is_demo else "",
             )
             png = await asyncio.to_thread(render_candles, candles.frame, spec)

@@ -25,6 +25,12 @@ class AppConfig:
     output_dir: Path = Path("output")
     default_language: str = "en"
     timeframes: tuple[str, ...] = ("1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w")
+    watchlist: tuple[str, ...] = ("BTC/USDT", "ETH/USDT")
+    signal_timeframes: tuple[str, ...] = ("1h", "4h")
+    signal_expiry_candles: int = 48
+    signal_history_candles: int = 300
+    max_follows_per_chat: int = 20
+    max_alarms_per_chat: int = 10
 
 
 @dataclass(slots=True)
@@ -37,6 +43,9 @@ class Services:
     config: AppConfig
     charts: ChartService
     registry: Registry
+    # What scheduled jobs keep between runs in this process (e.g. the markets whose
+    # signal history is recorded), by job name.
+    job_state: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +80,9 @@ class Context:
     chat: ChatInfo
     services: Services
     tr: Translator = field(default_factory=Translator)
+    # May this user change what the chat receives (alarms, follows)? Always in a
+    # private chat; in a group only its admins (the adapter asks the platform).
+    manages_chat: bool = True
 
     @property
     def platform(self) -> str:

@@ -7,7 +7,7 @@ from handlers.context import Context
 from handlers.i18n import N_, SUPPORTED_LANGUAGES, Translator
 from handlers.registry import Command, CommandGroup, Param
 from handlers.reply import Button, Field, Reply
-from storage.accounts import set_user_language
+from storage.accounts import set_chat_language, set_user_language
 
 group = CommandGroup("general")
 
@@ -28,6 +28,13 @@ DISCLAIMER = N_(
 
 
 def main_menu(ctx: Context) -> list[list[Button]]:
+    # Areas whose list command exists in this version (alarms, signals …).
+    registry = ctx.services.registry
+    areas = [
+        Button(ctx._(label), action)
+        for label, action in ((N_("🔔 Alarms"), "alarms"), (N_("📋 Signals"), "signals"))
+        if registry.find(action) is not None
+    ]
     return [
         [
             Button(ctx._(N_("💰 BTC price")), "price BTC"),
@@ -37,6 +44,7 @@ def main_menu(ctx: Context) -> list[list[Button]]:
             Button(ctx._(N_("📈 BTC chart")), "chart BTC"),
             Button(ctx._(N_("📈 ETH chart")), "chart ETH"),
         ],
+        *([areas] if areas else []),
         [Button(ctx._(N_("❓ Help")), "help")],
     ]
 
@@ -121,6 +129,10 @@ async def lang(ctx: Context, code: str | None) -> Reply:
         )
     async with ctx.services.db.session() as session:
         await set_user_language(session, ctx.user.id, code)
+        if not ctx.chat.is_group or ctx.manages_chat:
+            # Deliveries to this chat (alarms, signals) follow: a group's admin sets the
+            # group's language with /lang.
+            await set_chat_language(session, ctx.chat.id, code)
     ctx.tr = Translator(code, ctx.tr.timezone)  # answer in the new language right away
     return Reply(
         text=ctx._(N_("Language set to {language}."), language=SUPPORTED_LANGUAGES[code]),

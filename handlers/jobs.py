@@ -9,16 +9,59 @@ from __future__ import annotations
 import structlog
 
 from engine.market.closes import CandleClose
+from handlers import alarm_engine
 from handlers.context import Services
 from handlers.live_market import LiveMarket
+from handlers.scan import ScanState, scan, track_outcomes
 
 log = structlog.get_logger(__name__)
 
 
+def _scan_state(services: Services) -> ScanState:
+    state = services.job_state.setdefault("scan", ScanState())
+    assert isinstance(state, ScanState)
+    return state
+
+
 async def on_candle_close(services: Services, event: CandleClose) -> None:
-    """A candle of `event.timeframe` closed. Ingestion, signal scans and outcome
-    tracking hook in here as they are built."""
+    """A candle of `event.timeframe` closed: store it (live data), follow open
+    signals to their outcome, then scan for new signals."""
     log.debug("candle_closed", timeframe=event.timeframe, open_ms=event.open_ms)
     if isinstance(services.market, LiveMarket):
         # Fetch the closed candle of every tracked market, shortly after the close.
         await services.market.on_candle_close(event)
+    try:  # indicator alarms on the candle that just closed
+        await alarm_engine.at_candle_close(services, event.timeframe)
+    except Exception:  # the signal jobs must run regardless
+        log.exception("alarms_at_close_failed", timeframe=event.timeframe)
+    await signals_at_close(services, event.timeframe)
+
+
+async def signals_at_close(services: Services, timeframe: str) -> None:
+    closed = await track_outcomes(services, timeframe)
+    result = await scan(services, timeframe, _scan_state(services))
+    if closed or result.live or result.history:
+        log.info(
+            "signals_scanned",
+            timeframe=timeframe,
+            new=len(result.live),
+            history=result.history,
+            outcomes_closed=closed,
+            queued=result.queued,
+        )
+
+
+async def on_start(services: Services) -> None:
+    """At start-up: catch up on every signal timeframe (history for the track
+    record, outcomes of signals left open by the previous run). The alarms are
+    loaded first, so they run while the scans catch up."""
+    try:
+        await alarm_engine.alarm_service(services)
+    except Exception:  # retried at the next use; the scans must run regardless
+        log.exception("alarms_load_failed")
+    for timeframe in services.config.signal_timeframes:
+        try:
+            await scan(services, timeframe, _scan_state(services))
+            await track_outcomes(services, timeframe)
+        except Exception:
+            log.exception("startup_scan_failed", timeframe=timeframe)

@@ -63,15 +63,30 @@ class Command:
         greedy = bool(self.params) and self.params[-1].greedy
         tokens = text.split(None, len(self.params) - 1) if greedy else text.split()
         values: dict[str, Any] = {}
+        position = 0  # next token to parse
+        skipped: ArgumentError | None = None  # why the last optional parameter was skipped
         for index, param in enumerate(self.params):
-            if index < len(tokens):
-                values[param.name] = await param.type.parse(ctx, tokens[index])
-            elif param.optional:
+            if position < len(tokens):
+                try:
+                    values[param.name] = await param.type.parse(ctx, tokens[position])
+                    position += 1
+                    skipped = None
+                    continue
+                except ArgumentError as error:
+                    # An optional parameter that was left out: `/follow BTC rsi` skips
+                    # the timeframe when fewer words than parameters remain.
+                    left_out = len(tokens) - position < len(self.params) - index
+                    if not (param.optional and left_out):
+                        raise (skipped or error) from None
+                    skipped = skipped or error
+            if param.optional:
                 values[param.name] = param.default
             else:
                 raise ArgumentError(N_("Missing {metavar}."), metavar=param.type.metavar)
-        if len(tokens) > len(self.params):
-            extra = " ".join(tokens[len(self.params) :])
+        if skipped is not None and position < len(tokens):
+            raise skipped
+        if len(tokens) > position:
+            extra = " ".join(tokens[position:])
             raise ArgumentError(N_("Too many arguments: “{extra}”."), extra=shorten(extra))
         return values
 

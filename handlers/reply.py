@@ -77,7 +77,10 @@ class Reply:
             lines.append(self.text)
         if self.fields:
             width = max(len(f.name) for f in self.fields)
-            lines.extend(f"  {f.name.ljust(width)}  {f.value}" for f in self.fields)
+            indent = "\n" + " " * (width + 4)
+            lines.extend(
+                f"  {f.name.ljust(width)}  {f.value.replace(chr(10), indent)}" for f in self.fields
+            )
         if self.footer:
             lines.append(self.footer)
         return "\n".join(lines)

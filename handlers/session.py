@@ -26,13 +26,26 @@ class PlatformChat:
     title: str | None = None
 
 
+PERSONAL_CHATS = ("private", "dm", "console")
+
+
 def is_admin(config_admin_ids: tuple[str, ...], platform: str, external_id: str) -> bool:
     """ADMIN_IDS holds `platform:id` entries, or bare ids that match any platform."""
     return f"{platform}:{external_id}" in config_admin_ids or external_id in config_admin_ids
 
 
-async def open_context(services: Services, user: PlatformUser, chat: PlatformChat) -> Context:
-    """Load (or create) the user and chat and build the request's Context."""
+async def open_context(
+    services: Services,
+    user: PlatformUser,
+    chat: PlatformChat,
+    *,
+    manages_chat: bool | None = None,
+) -> Context:
+    """Load (or create) the user and chat and build the request's Context.
+
+    `manages_chat`: whether the user administers the chat (the adapter asks the
+    platform); by default true in private chats and false in groups.
+    """
     async with services.db.session() as session:
         user_row = await touch_user(
             session,
@@ -44,9 +57,12 @@ async def open_context(services: Services, user: PlatformUser, chat: PlatformCha
         chat_row = await touch_chat(
             session, user.platform, chat.external_id, kind=chat.kind, title=chat.title
         )
-    language = resolve_language(
-        user_row.language, user.language_hint, services.config.default_language
-    )
+        language = resolve_language(
+            user_row.language, user.language_hint, services.config.default_language
+        )
+        if chat.kind in PERSONAL_CHATS and chat_row.language != language:
+            # Deliveries to a personal chat (alarms, signals) speak its user's language.
+            chat_row.language = language
     info = UserInfo(
         id=user_row.id,
         platform=user.platform,
@@ -58,4 +74,6 @@ async def open_context(services: Services, user: PlatformUser, chat: PlatformCha
         is_admin=is_admin(services.config.admin_ids, user.platform, user.external_id),
     )
     chat_info = ChatInfo(chat_row.id, user.platform, chat.external_id, chat.kind)
-    return Context(info, chat_info, services, Translator(language, user_row.timezone))
+    if manages_chat is None:
+        manages_chat = not chat_info.is_group
+    return Context(info, chat_info, services, Translator(language, user_row.timezone), manages_chat)

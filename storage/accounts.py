@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import dialect_insert as _insert
 from storage.models import Chat, User, utcnow
-
-
-def _insert(session: AsyncSession, model: type):
-    return (pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert)(model)
 
 
 async def touch_user(
@@ -79,6 +74,13 @@ async def set_user_language(session: AsyncSession, user_id: int, language: str) 
     if user is None:
         raise LookupError(f"user {user_id} not found")
     user.language = language
+
+
+async def set_chat_language(session: AsyncSession, chat_id: int, language: str) -> None:
+    chat = await session.get(Chat, chat_id)
+    if chat is None:
+        raise LookupError(f"chat {chat_id} not found")
+    chat.language = language
 
 
 async def get_user(session: AsyncSession, platform: str, external_id: str) -> User | None:

@@ -6,11 +6,10 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.market.series import CandleSeries
+from storage.db import dialect_insert
 from storage.models import Candle
 
 _KEY = ("exchange", "symbol", "timeframe", "open_time")
@@ -71,8 +70,7 @@ async def upsert_candles(
     if session.bind.dialect.name == "postgresql" and len(records) >= _PG_COPY_MIN:
         await _copy_upsert(session, records)
         return len(records)
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(Candle)
+    statement = dialect_insert(session, Candle)
     statement = statement.on_conflict_do_update(
         index_elements=list(_KEY),
         set_={c: getattr(statement.excluded, c) for c in _VALUES},

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import dialect_insert
 from storage.models import CandleGap, utcnow
 
 
@@ -21,8 +20,7 @@ async def add_gaps(
     (the same gap found again, e.g. by a resumed backfill, widens nothing)."""
     if not gaps:
         return
-    pg = session.bind.dialect.name == "postgresql"
-    statement = (pg_insert if pg else sqlite_insert)(CandleGap).values(
+    statement = dialect_insert(session, CandleGap).values(
         [
             {
                 "exchange": exchange,

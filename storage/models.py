@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     DateTime,
     Float,
+    ForeignKey,
+    Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     TypeDecorator,
@@ -125,4 +129,157 @@ class CandleGap(Base):
     found_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-__all__ = ["Base", "Candle", "CandleGap", "Chat", "User", "func"]
+class SignalRecord(Base):
+    """A signal as decided and what became of it.
+
+    Stored once per strategy/symbol/timeframe/candle (the unique constraint, with
+    INSERT … ON CONFLICT DO NOTHING, makes that hold across restarts and across
+    processes). `status` starts ``open`` and becomes ``target``, ``stop`` or
+    ``expired`` when the outcome job closes it (see `engine.signals.follow`);
+    signals without a stop or target (some webhook alerts) stay ``untracked``.
+    """
+
+    __tablename__ = "signals"
+    __table_args__ = (
+        UniqueConstraint("strategy", "symbol", "timeframe", "candle_open_ms"),
+        Index("ix_signals_status_timeframe", "status", "timeframe"),
+        Index("ix_signals_symbol_candle", "symbol", "candle_open_ms"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    strategy: Mapped[str] = mapped_column(String(32))
+    symbol: Mapped[str] = mapped_column(String(32))
+    timeframe: Mapped[str] = mapped_column(String(4))
+    candle_open_ms: Mapped[int] = mapped_column(BigInteger)
+    side: Mapped[str] = mapped_column(String(4))
+    entry: Mapped[float] = mapped_column(Float)
+    stop: Mapped[float | None] = mapped_column(Float)
+    target: Mapped[float | None] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    regime: Mapped[str] = mapped_column(String(16), default="")
+    factors: Mapped[dict] = mapped_column(JSON, default=dict)
+    # live: decided at its candle's close; history: found by the first scan of a
+    # market over past candles; tradingview: arrived by webhook.
+    source: Mapped[str] = mapped_column(String(16), default="live")
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    exit_open_ms: Mapped[int | None] = mapped_column(BigInteger)
+    exit_price: Mapped[float | None] = mapped_column(Float)
+    r_multiple: Mapped[float | None] = mapped_column(Float)
+    mfe_r: Mapped[float] = mapped_column(Float, default=0.0)
+    mae_r: Mapped[float] = mapped_column(Float, default=0.0)
+    candles_followed: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Follow(Base):
+    """A chat following a market's signals. `timeframe` is ``*`` for every
+    timeframe; `strategy` is a strategy name, ``tradingview`` or ``all``."""
+
+    __tablename__ = "follows"
+    __table_args__ = (
+        UniqueConstraint("chat_id", "symbol", "timeframe", "strategy"),
+        Index("ix_follows_symbol", "symbol"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    symbol: Mapped[str] = mapped_column(String(32))
+    timeframe: Mapped[str] = mapped_column(String(4))
+    strategy: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Notification(Base):
+    """One event to tell people about (a signal, a fired alarm, a webhook alert, a
+    broadcast), with its chart rendered once. `key` names the event so that it is
+    created once however many processes decide it; `file_ids` remembers the
+    platforms' ids of the uploaded image so it is uploaded once."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    image: Mapped[bytes | None] = mapped_column(LargeBinary)
+    image_name: Mapped[str | None] = mapped_column(String(64))
+    file_ids: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OutboxMessage(Base):
+    """One message to one chat, written before any send (the delivery outbox).
+
+    ``pending`` → ``sending`` (claimed by a worker until `claimed_until`) →
+    ``sent`` (with the platform's message id) or ``failed`` (with the error);
+    ``dropped`` when the chat blocked the bot before it could be sent.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "chat_id"),
+        Index("ix_outbox_status_due", "status", "next_attempt_at"),
+        Index("ix_outbox_chat_status", "chat_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(8), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    platform_message_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Alarm(Base):
+    """A chat's alarm: ``above``/``below``/``cross`` a price `level`; ``change``
+    by `level` percent within `timeframe`; ``indicator`` (`indicator`, e.g.
+    ``rsi(14)``, on closed `timeframe` candles) ``above``/``below`` (`direction`)
+    `level`. `reference` is the price when it was set (a cross alarm's starting
+    side). `status`: ``active`` → ``fired`` (once: a conditional UPDATE, see
+    `storage.alarms.fire`) or ``deleted``."""
+
+    __tablename__ = "alarms"
+    __table_args__ = (
+        Index("ix_alarms_status_symbol", "status", "symbol"),
+        Index("ix_alarms_chat_status", "chat_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    symbol: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(10))
+    level: Mapped[float] = mapped_column(Float)
+    timeframe: Mapped[str | None] = mapped_column(String(4))  # change window / indicator TF
+    indicator: Mapped[str | None] = mapped_column(String(32))
+    direction: Mapped[str | None] = mapped_column(String(5))
+    reference: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(8), default="active")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    fired_price: Mapped[float | None] = mapped_column(Float)
+    # The indicator's value (indicator alarms) or the move in percent (change alarms).
+    fired_value: Mapped[float | None] = mapped_column(Float)
+
+
+__all__ = [
+    "Alarm",
+    "Base",
+    "Candle",
+    "CandleGap",
+    "Chat",
+    "Follow",
+    "Notification",
+    "OutboxMessage",
+    "SignalRecord",
+    "User",
+    "func",
+]

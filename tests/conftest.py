@@ -122,10 +122,13 @@ def make_context(services: Services):
         language_hint: str | None = None,
         chat_id: str | None = None,
         kind: str = "private",
+        manages_chat: bool | None = None,
     ) -> Context:
         user = PlatformUser(
             "test", user_id, display_name=f"User {user_id}", language_hint=language_hint
         )
-        return await open_context(services, user, PlatformChat(chat_id or user_id, kind))
+        return await open_context(
+            services, user, PlatformChat(chat_id or user_id, kind), manages_chat=manages_chat
+        )
 
     return build

@@ -15,9 +15,10 @@ from typing import TextIO
 
 import structlog
 
+from bot.delivery import Outgoing, Sent
 from handlers.context import Services
 from handlers.dispatch import dispatch
-from handlers.reply import Button, Reply
+from handlers.reply import Button, Image, Reply
 from handlers.session import PlatformChat, PlatformUser, open_context
 
 log = structlog.get_logger(__name__)
@@ -35,6 +36,8 @@ class ConsoleChat:
         self.user = PlatformUser("console", getpass.getuser(), display_name=getpass.getuser())
         self.chat = PlatformChat("console", kind="console")
         self.buttons: list[Button] = []
+        self.platform = "console"  # as a delivery `Sender`
+        self._sent = 0
 
     async def run(self) -> None:
         if self.interactive:
@@ -89,6 +92,17 @@ class ConsoleChat:
         path = (folder / f"{stem}_{digest}.{suffix}").resolve()
         path.write_bytes(data)
         return path
+
+    async def send(self, message: Outgoing) -> Sent:
+        """The console as a delivery target: alarms and followed signals print here."""
+        reply = message.reply
+        if message.image is not None and reply.image is None:
+            reply.image = Image(
+                message.image, f"notification:{id(message)}", message.image_name or "chart.png"
+            )
+        self.write("🔔 " + self.render(reply))
+        self._sent += 1
+        return Sent(str(self._sent))
 
     def write(self, text: str) -> None:
         self.stdout.write(text + "\n\n")

@@ -1,0 +1,269 @@
+"""The outbox worker: claims queued messages, sends them through each platform's
+`Sender`, and records what happened.
+
+Guarantees (the README's "Delivery" section says the same to operators):
+
+- A row is written before any send, in the transaction that decided the event;
+  nothing is sent that was not queued, and nothing queued is forgotten.
+- A send is recorded as ``sent`` (with the platform's message id) right after the
+  platform confirms it, one row at a time. After a crash, rows claimed but not
+  recorded become claimable again when their lease (`lease_seconds`) runs out,
+  so the only messages a hard kill can duplicate are those in flight at that
+  instant: at most `concurrency` per worker, usually none or one.
+- 429: the row waits exactly the platform's `retry_after` (not counted as a
+  failed attempt). 5xx / network errors: exponential backoff, then ``failed``
+  with the error after `max_attempts`. The chat blocked the bot / is gone: the
+  chat is marked inactive (its alarms and follows stop) and its queue dropped.
+- Messages to one chat go out in queue order (a row is claimed only when every
+  earlier row to its chat is finished); chats are served concurrently, the
+  platform's `Sender` enforcing its rate limits.
+- A notification's image is uploaded once per platform per process; the
+  platform's file id is stored and reused for every other recipient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol
+
+import structlog
+
+from handlers.context import Services
+from handlers.notify import render_notification
+from handlers.reply import Reply
+from storage import outbox
+from storage.outbox import Claimed
+
+log = structlog.get_logger(__name__)
+
+
+class SendError(Exception):
+    """A send that did not happen; subclasses say what to do about it."""
+
+
+class RetryAfter(SendError):
+    def __init__(self, seconds: float, description: str = "") -> None:
+        super().__init__(description or f"retry after {seconds} s")
+        self.seconds = seconds
+
+
+class TransientError(SendError):
+    """Server error, timeout, network: worth retrying."""
+
+
+class ChatUnavailable(SendError):
+    """The bot can no longer write to this chat (blocked, kicked, deleted)."""
+
+
+class PermanentError(SendError):
+    """The platform rejected the message itself; retrying would not help."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message for one chat, rendered."""
+
+    chat_external_id: str
+    chat_kind: str
+    reply: Reply
+    image: bytes | None = None
+    image_name: str | None = None
+    file_id: str | None = None  # the platform already has the image under this id
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    message_id: str
+    file_id: str | None = None  # set when this send uploaded the image
+
+
+class Sender(Protocol):
+    """A platform adapter's sending side (Telegram, Discord, the console)."""
+
+    platform: str
+
+    async def send(self, message: Outgoing) -> Sent: ...
+
+
+@dataclass
+class DeliveryStats:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    dropped: int = 0
+    uploads: int = 0
+    by_error: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+class DeliveryWorker:
+    """Run with `await worker.run(stop)`; `wake()` after queueing for low latency."""
+
+    def __init__(
+        self,
+        services: Services,
+        senders: Iterable[Sender],
+        *,
+        worker_id: str | None = None,
+        batch: int = 100,
+        concurrency: int = 16,
+        lease_seconds: float = 60.0,
+        max_attempts: int = 6,
+        poll_seconds: float = 1.0,
+        backoff_seconds: float = 2.0,
+    ) -> None:
+        self.services = services
+        self.senders = {s.platform: s for s in senders}
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.batch = batch
+        self.concurrency = concurrency
+        self.lease = timedelta(seconds=lease_seconds)
+        self.max_attempts = max_attempts
+        self.poll_seconds = poll_seconds
+        self.backoff_seconds = backoff_seconds
+        self.stats = DeliveryStats()
+        self._wake = asyncio.Event()
+        self._file_ids: dict[tuple[int, str], str] = {}
+        self._upload_locks: dict[tuple[int, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set; in-flight sends finish before returning."""
+        log.info("delivery_started", worker=self.worker_id, platforms=sorted(self.senders))
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("delivery_round_failed", worker=self.worker_id)
+                handled = 0
+            if handled:
+                continue  # there may be more right away
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            await asyncio.wait(waiters, timeout=self.poll_seconds, return_when="FIRST_COMPLETED")
+            for waiter in waiters:
+                waiter.cancel()
+        log.info("delivery_stopped", worker=self.worker_id)
+
+    async def run_once(self) -> int:
+        """Claim one batch and deliver it; returns how many rows were handled."""
+        async with self.services.db.session() as session:
+            rows = await outbox.claim(
+                session, self.worker_id, self.batch, self.lease, platforms=list(self.senders)
+            )
+        if not rows:
+            return 0
+        by_chat: dict[int, list[Claimed]] = defaultdict(list)
+        for row in rows:
+            by_chat[row.chat_id].append(row)
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def serve(chat_rows: list[Claimed]) -> None:
+            # One row per chat per claim (storage keeps each chat first in, first out);
+            # several only if a caller claims differently. Stop at the first failure.
+            async with gate:
+                for row in chat_rows:
+                    if not await self._deliver(row):
+                        return
+
+        await asyncio.gather(*(serve(chat_rows) for chat_rows in by_chat.values()))
+        return len(rows)
+
+    async def run_until_idle(self, rounds: int = 10_000) -> DeliveryStats:
+        """Deliver everything due now (tests and the console use this)."""
+        for _ in range(rounds):
+            if not await self.run_once():
+                break
+        return self.stats
+
+    async def _deliver(self, row: Claimed) -> bool:
+        """Send one row and record the result; False if it was not sent."""
+        sender = self.senders[row.platform]
+        language = row.chat_language or self.services.config.default_language
+        try:
+            reply = render_notification(row.kind, row.payload, language)
+        except Exception as error:  # a payload we cannot render will never render
+            log.exception("notification_render_failed", outbox_id=row.id, kind=row.kind)
+            await self._record_failed(row, f"render: {error!r}")
+            return False
+        key = (row.notification_id, row.platform)
+        try:
+            reuses = getattr(sender, "reuses_files", True)  # Discord re-attaches each time
+            if row.image is not None and reuses and key not in self._file_ids:
+                # The first send of an image uploads it; the others wait for its id.
+                async with self._upload_locks[key]:
+                    sent = await self._send(sender, row, reply, key)
+            else:
+                sent = await self._send(sender, row, reply, key)
+        except RetryAfter as error:
+            self.stats.retried += 1
+            self.stats.by_error["429"] += 1
+            await self._record_retry(row, error.seconds, str(error), refund=True)
+            return False
+        except ChatUnavailable as error:
+            self.stats.dropped += 1
+            async with self.services.db.session() as session:
+                await outbox.deactivate_chat(session, row.chat_id, str(error))
+            log.info("chat_deactivated", chat=row.chat_id, reason=str(error))
+            return False  # the chat's other rows were dropped with it
+        except PermanentError as error:
+            await self._record_failed(row, str(error))
+            return False
+        except Exception as error:  # TransientError, or anything unexpected
+            self.stats.by_error[type(error).__name__] += 1
+            if row.attempts >= self.max_attempts:
+                await self._record_failed(row, f"{type(error).__name__}: {error}")
+                return False
+            delay = self.backoff_seconds * 2 ** (row.attempts - 1)
+            self.stats.retried += 1
+            await self._record_retry(row, delay, f"{type(error).__name__}: {error}")
+            return False
+        async with self.services.db.session() as session:
+            recorded = await outbox.mark_sent(session, row.id, self.worker_id, sent.message_id)
+            if sent.file_id and row.image is not None:
+                await outbox.remember_file_id(
+                    session, row.notification_id, row.platform, sent.file_id
+                )
+        if sent.file_id:
+            self._file_ids.setdefault(key, sent.file_id)
+            self.stats.uploads += 1
+        if not recorded:  # our lease ran out and another worker took the row
+            log.warning("delivery_lease_lost", outbox_id=row.id, worker=self.worker_id)
+        self.stats.sent += 1
+        return True
+
+    async def _send(self, sender: Sender, row: Claimed, reply: Reply, key: tuple[int, str]) -> Sent:
+        file_id = self._file_ids.get(key) or row.file_ids.get(row.platform)
+        message = Outgoing(
+            row.chat_external_id,
+            row.chat_kind,
+            reply,
+            image=row.image,
+            image_name=row.image_name,
+            file_id=file_id,
+        )
+        sent = await sender.send(message)
+        if sent.file_id:
+            self._file_ids.setdefault(key, sent.file_id)
+        return sent
+
+    async def _record_retry(
+        self, row: Claimed, seconds: float, error: str, refund: bool = False
+    ) -> None:
+        async with self.services.db.session() as session:
+            await outbox.mark_retry(
+                session, row.id, self.worker_id, timedelta(seconds=seconds), error, refund=refund
+            )
+
+    async def _record_failed(self, row: Claimed, error: str) -> None:
+        self.stats.failed += 1
+        log.warning("delivery_failed", outbox_id=row.id, chat=row.chat_id, error=error)
+        async with self.services.db.session() as session:
+            await outbox.mark_failed(session, row.id, self.worker_id, error)

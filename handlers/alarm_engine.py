@@ -1,0 +1,413 @@
+"""The running alarms: one `AlarmService` per process (``job_state["alarms"]``)
+holds the active alarms of active chats in memory (an `AlarmBook`, a `ChangeWatch`,
+indicator alarms by market and timeframe), loaded from storage on first use, kept
+in step by the handlers (`track`, `forget`) and, every `RESYNC_SECONDS`, with the
+alarms other processes created. A tick (live stream, or `poll` of the replay each
+second) is matched in memory; each alarm it fires leaves the book, gets a chart
+(a failed chart only costs the picture), then one transaction: the conditional
+UPDATE `storage.alarms.fire` (one process wins) and only then the notification
+``alarm:ID`` with its outbox row. A failed transaction puts the alarm back.
+Indicator alarms are evaluated at candle closes. Stale data fires nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, cast
+
+import pandas as pd
+import structlog
+
+from engine.alarm_indicators import latest_value, parse_indicator
+from engine.alarms import (
+    AlarmBook,
+    AlarmKind,
+    ChangeAlarm,
+    ChangeWatch,
+    PriceAlarm,
+    indicator_fires,
+)
+from engine.market.clock import to_datetime
+from engine.market.timeframes import duration_ms
+from engine.market.types import Candles, MarketError
+from engine.strategies.base import Features
+from handlers.alarm_text import PRICE_KINDS, AlarmView, alarm_card, chart_timeframe
+from handlers.context import Services
+from handlers.notify import register_renderer
+from storage import alarms as alarm_store
+from storage import outbox
+
+if TYPE_CHECKING:
+    from engine.market.live import Tick  # the live stream imports ccxt: not at run time
+
+log = structlog.get_logger(__name__)
+
+STATE_KEY = "alarms"
+CHART_TIMEOUT_S = 30.0
+RESYNC_SECONDS = 60.0
+STALE_CANDLES = 2
+PRICE_LEVEL_INDICATORS = ("ema", "sma")  # their values are prices: drawn on the chart
+
+Direction = Literal["above", "below"]
+
+register_renderer("alarm", alarm_card)
+
+
+@dataclass(frozen=True, slots=True)
+class Firing:
+    """An alarm a price or a closed candle fired: `value` is the move in percent
+    (change) or the indicator's value (indicator)."""
+
+    view: AlarmView
+    price: float
+    time_ms: int
+    value: float | None = None
+
+
+def indicator_candles(label: str) -> int:
+    """Closed candles read to evaluate `label`: enough warm-up for its period
+    (recursive averages converge over a few periods)."""
+    period = parse_indicator(label).period or 35  # macd 26 + 9, bb 20
+    return max(300, 4 * period + 50)
+
+
+def candles_stale(candles: Candles) -> bool:
+    """Too old to act on: the feed says so, or the newest closed candle is more
+    than `STALE_CANDLES` candles old (a replayed series that ended earlier)."""
+    last = candles.last_close_ms
+    too_old = STALE_CANDLES * duration_ms(candles.timeframe)
+    return candles.stale or last is None or candles.as_of_ms - last > too_old
+
+
+def _price_alarm(view: AlarmView) -> PriceAlarm:
+    kind = cast(AlarmKind, view.kind)
+    return PriceAlarm(view.id, view.symbol, kind, view.level, view.reference)
+
+
+def _indicator_values(frame: pd.DataFrame, labels: set[str]) -> dict[str, float | None]:
+    features = Features(frame)  # one memoised set for every indicator of the market
+    return {label: latest_value(parse_indicator(label), features) for label in labels}
+
+
+class AlarmService:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.book = AlarmBook()
+        self.watch = ChangeWatch()
+        self.known: dict[int, AlarmView] = {}  # every alarm this process runs
+        self.indicators: dict[tuple[str, str], dict[int, AlarmView]] = {}
+        self._tick_symbols: Counter[str] = Counter()  # symbols of price and change alarms
+        self._in_flight: set[int] = set()  # firings being recorded
+        self._tasks: set[asyncio.Task[int]] = set()
+        self._synced_at = time.monotonic()
+
+    @property
+    def polls(self) -> bool:
+        """True when the feed has no tick stream (replay): `poll` must be called."""
+        return not hasattr(self.services.market, "subscribe_fresh_ticks")
+
+    # -- keeping in step with storage ---------------------------------------------------
+
+    async def load(self) -> int:
+        """Load every active alarm of an active chat (once, at start)."""
+        async with self.services.db.session() as session:
+            rows = await alarm_store.active_alarms(session)
+        views = [AlarmView.of(row) for row in rows]
+        self.book = AlarmBook(_price_alarm(v) for v in views if v.kind in PRICE_KINDS)
+        for view in views:
+            self.known[view.id] = view
+            if view.kind not in PRICE_KINDS:
+                self._arm(view)
+            self._count(view, +1)
+        self._synced_at = time.monotonic()
+        log.info("alarms_loaded", count=len(views))
+        return len(views)
+
+    async def resync(self) -> int:
+        """Add the active alarms this process does not know (created by another
+        process). Returns how many were added."""
+        async with self.services.db.session() as session:
+            rows = await alarm_store.active_alarms(session)
+        self._synced_at = time.monotonic()
+        added = [AlarmView.of(row) for row in rows if row.id not in self.known]
+        for view in added:
+            self.track(view)
+        if added:
+            log.info("alarms_resynced", added=len(added))
+        return len(added)
+
+    def resync_due(self) -> bool:
+        return time.monotonic() - self._synced_at >= RESYNC_SECONDS
+
+    def track(self, view: AlarmView) -> None:
+        """Run the active alarm `view` (just created); replaces one with its id."""
+        self.forget(view.id)
+        self.known[view.id] = view
+        self._arm(view)
+        self._count(view, +1)
+
+    def forget(self, alarm_id: int) -> bool:
+        """Stop running `alarm_id` (deleted, fired, or not active any more)."""
+        view = self.known.pop(alarm_id, None)
+        if view is None:
+            return False
+        self.book.remove(alarm_id)
+        self.watch.remove(alarm_id)
+        key = (view.symbol, view.timeframe or "")
+        if self.indicators.get(key, {}).pop(alarm_id, None) and not self.indicators[key]:
+            del self.indicators[key]
+        self._count(view, -1)
+        return True
+
+    def armed(self, alarm_id: int) -> bool:
+        """Whether `alarm_id` can fire now (not fired, not being recorded)."""
+        view = self.known.get(alarm_id)
+        if view is None or alarm_id in self._in_flight:
+            return False
+        if view.kind == "indicator":
+            return alarm_id in self.indicators.get((view.symbol, view.timeframe or ""), {})
+        return alarm_id in self.book or alarm_id in self.watch
+
+    def tick_symbols(self) -> list[str]:
+        """The symbols whose prices matter (price and change alarms)."""
+        return sorted(self._tick_symbols)
+
+    def _arm(self, view: AlarmView) -> None:
+        if view.kind in PRICE_KINDS:
+            self.book.add(_price_alarm(view))
+        elif view.kind == "change":
+            window = duration_ms(view.timeframe or "1h")
+            self.watch.add(ChangeAlarm(view.id, view.symbol, view.level, window))
+        else:
+            key = (view.symbol, view.timeframe or "")
+            self.indicators.setdefault(key, {})[view.id] = view
+
+    def _count(self, view: AlarmView, step: int) -> None:
+        if view.kind == "indicator":
+            return
+        self._tick_symbols[view.symbol] += step
+        if self._tick_symbols[view.symbol] <= 0:
+            del self._tick_symbols[view.symbol]
+        elif step > 0:
+            self._watch_symbol(view.symbol)
+
+    def _watch_symbol(self, symbol: str) -> None:
+        """A live feed streams only the symbols it watches: make it watch this one."""
+        stream = getattr(self.services.market, "stream", None)
+        if stream is not None and hasattr(stream, "watch"):
+            stream.watch([symbol])
+
+    # -- prices ---------------------------------------------------------------------------
+
+    def match(self, symbol: str, price: float, ts_ms: int) -> list[Firing]:
+        """The alarms this tick fires, taken out of the book (no I/O)."""
+        firings = [
+            Firing(self.known[alarm.id], float(price), ts_ms)
+            for alarm in self.book.on_tick(symbol, price)
+            if alarm.id in self.known
+        ]
+        firings += [
+            Firing(self.known[alarm.id], float(price), ts_ms, move)
+            for alarm, move in self.watch.on_tick(symbol, price, ts_ms)
+            if alarm.id in self.known
+        ]
+        return firings
+
+    async def on_tick(self, symbol: str, price: float, ts_ms: int) -> int:
+        """Match a tick and record what it fired; returns the alarms fired."""
+        firings = self.match(symbol, price, ts_ms)
+        return await self.record(firings) if firings else 0
+
+    def on_live_tick(self, tick: Tick) -> None:
+        """The live stream's callback: match now, record in the background (the
+        stream must not wait for charts and the database)."""
+        firings = self.match(tick.symbol, tick.price, tick.time_ms)
+        if firings:
+            self._spawn(self.record(firings))
+
+    async def poll(self) -> int:
+        """One replay tick: the last price of every symbol with alarms."""
+        market = self.services.market
+        fired = 0
+        for symbol in self.tick_symbols():
+            try:
+                if market.is_stale(symbol):
+                    continue
+                ticker = await market.ticker(symbol)
+            except MarketError as error:
+                log.debug("alarm_tick_skipped", symbol=symbol, reason=str(error))
+                continue
+            if not ticker.stale:
+                fired += await self.on_tick(symbol, ticker.last, ticker.as_of_ms)
+        return fired
+
+    # -- closed candles -------------------------------------------------------------------
+
+    async def on_candle_close(self, timeframe: str) -> int:
+        """Evaluate the indicator alarms of `timeframe` on its closed candles."""
+        firings: list[Firing] = []
+        due = [(s, group) for (s, tf), group in self.indicators.items() if tf == timeframe]
+        for symbol, group in due:
+            views = [v for v in group.values() if v.id not in self._in_flight]
+            labels = {v.indicator for v in views if v.indicator}
+            if not labels:
+                continue
+            limit = max(indicator_candles(label) for label in labels)
+            try:
+                candles = await self.services.market.candles(symbol, timeframe, limit)
+            except MarketError as error:
+                log.warning("alarm_candles_skipped", symbol=symbol, reason=str(error))
+                continue
+            if candles_stale(candles):
+                log.info("alarms_paused_stale", symbol=symbol, timeframe=timeframe)
+                continue
+            values = await asyncio.to_thread(_indicator_values, candles.frame, labels)
+            close = float(candles.frame["close"].iloc[-1])
+            time_ms = candles.last_close_ms or candles.as_of_ms
+            for view in views:
+                value = values.get(view.indicator or "")
+                if indicator_fires(cast(Direction, view.direction), view.level, value):
+                    firings.append(Firing(view, close, time_ms, value))
+        return await self.record(firings) if firings else 0
+
+    # -- recording ----------------------------------------------------------------------
+
+    async def record(self, firings: list[Firing]) -> int:
+        """Store each firing with its message, exactly once; returns how many this
+        process recorded (others: fired elsewhere, deleted, or failed and re-armed)."""
+        ids = [f.view.id for f in firings]
+        self._in_flight.update(ids)
+        try:
+            charts = await self._charts(firings)
+            recorded = 0
+            for firing in firings:
+                view = firing.view
+                try:
+                    won = await self._commit(firing, charts.get(self._chart_key(view)))
+                except Exception:
+                    log.exception("alarm_fire_failed", alarm=view.id, symbol=view.symbol)
+                    self._rearm(view)
+                    continue
+                except BaseException:  # cancelled (shutting down): keep it armed
+                    self._rearm(view)
+                    raise
+                self.forget(view.id)
+                if won:
+                    recorded += 1
+                    log.info("alarm_fired", alarm=view.id, chat=view.chat_id, price=firing.price)
+            return recorded
+        finally:
+            self._in_flight.difference_update(ids)
+
+    async def _commit(self, firing: Firing, chart: tuple[bytes, str] | None) -> bool:
+        view = firing.view
+        async with self.services.db.session() as session:
+            at = to_datetime(firing.time_ms)
+            if not await alarm_store.fire(
+                session, view.id, firing.price, value=firing.value, at=at
+            ):
+                return False
+            demo = bool(self.services.market.is_demo)
+            payload = view.fired(firing.price, firing.time_ms, firing.value, demo).payload()
+            notification_id = await outbox.create_notification(
+                session,
+                f"alarm:{view.id}",
+                "alarm",
+                payload,
+                image=chart[0] if chart else None,
+                image_name=chart[1] if chart else None,
+            )
+            if notification_id is not None:
+                await outbox.enqueue(session, notification_id, [view.chat_id])
+        return True
+
+    def _rearm(self, view: AlarmView) -> None:
+        """Put back an alarm whose firing could not be recorded (unless it was
+        deleted meanwhile): it fires again on the next tick still beyond its level."""
+        if view.id not in self.known:
+            return
+        if view.kind in PRICE_KINDS:
+            self.book.restore(_price_alarm(view))
+        else:
+            self._arm(view)
+
+    @staticmethod
+    def _chart_key(view: AlarmView) -> tuple[str, str]:
+        return view.symbol, chart_timeframe(view)
+
+    async def _charts(self, firings: list[Firing]) -> dict[tuple[str, str], tuple[bytes, str]]:
+        """One chart per (symbol, timeframe) of this batch, with the price levels
+        that fired drawn; before any transaction, and never fatal."""
+        levels: dict[tuple[str, str], set[float]] = {}
+        for firing in firings:
+            view = firing.view
+            drawn = levels.setdefault(self._chart_key(view), set())
+            indicator = (view.indicator or "").split("(")[0]
+            if view.kind in PRICE_KINDS or indicator in PRICE_LEVEL_INDICATORS:
+                drawn.add(view.level)
+        charts: dict[tuple[str, str], tuple[bytes, str]] = {}
+        for (symbol, timeframe), drawn in levels.items():
+            try:
+                image, _ = await asyncio.wait_for(
+                    self.services.charts.candle_chart(symbol, timeframe, tuple(sorted(drawn))),
+                    CHART_TIMEOUT_S,
+                )
+            except Exception:  # the alarm matters more than its picture: text alone then
+                log.warning("alarm_chart_failed", symbol=symbol, timeframe=timeframe, exc_info=True)
+                continue
+            charts[(symbol, timeframe)] = (image.png, image.filename)
+        return charts
+
+    # -- background work ------------------------------------------------------------------
+
+    def _spawn(self, work: Awaitable[int]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for the firings being recorded in the background."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+# -- entry points for the handlers and the scheduler ---------------------------------------
+
+
+async def alarm_service(services: Services) -> AlarmService:
+    """This process's alarm service, loaded from storage on first use."""
+    service = services.job_state.get(STATE_KEY)
+    if isinstance(service, AlarmService):
+        return service
+    lock = services.job_state.setdefault(f"{STATE_KEY}:lock", asyncio.Lock())
+    assert isinstance(lock, asyncio.Lock)
+    async with lock:
+        service = services.job_state.get(STATE_KEY)
+        if isinstance(service, AlarmService):
+            return service
+        service = AlarmService(services)
+        await service.load()
+        subscribe = getattr(services.market, "subscribe_fresh_ticks", None)
+        if subscribe is not None:
+            subscribe(service.on_live_tick)
+        services.job_state[STATE_KEY] = service
+        return service
+
+
+async def poll_prices(services: Services) -> int:
+    """The scheduler's 1-second job: replayed prices into the alarms."""
+    service = await alarm_service(services)
+    return await service.poll() if service.polls else 0
+
+
+async def at_candle_close(services: Services, timeframe: str) -> int:
+    """At each candle close: pick up other processes' alarms now and then, and
+    evaluate the indicator alarms of `timeframe`."""
+    service = await alarm_service(services)
+    if service.resync_due():
+        await service.resync()
+    return await service.on_candle_close(timeframe)

@@ -1,0 +1,32 @@
+"""Outbox notifications as messages: each kind's payload rendered into a `Reply`
+in the recipient chat's language, at send time (so a chat that changed its
+language since the event was decided gets the new one)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from handlers.i18n import Translator
+from handlers.reply import Reply
+from handlers.signal_text import SignalView, signal_card
+
+Renderer = Callable[[Translator, dict[str, Any]], Reply]
+
+RENDERERS: dict[str, Renderer] = {
+    "signal": lambda tr, payload: signal_card(tr, SignalView.from_payload(payload)),
+    # A broadcast is the admin's own text, sent as written.
+    "broadcast": lambda tr, payload: Reply(text=str(payload.get("text", ""))),
+}
+
+
+def register_renderer(kind: str, renderer: Renderer) -> None:
+    """Areas that queue their own kinds (alarms, webhooks) register them here."""
+    RENDERERS[kind] = renderer
+
+
+def render_notification(
+    kind: str, payload: dict[str, Any], language: str, timezone: str = "UTC"
+) -> Reply:
+    """The message for one recipient; `KeyError` for a kind nobody registered."""
+    return RENDERERS[kind](Translator(language, timezone), payload)

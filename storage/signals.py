@@ -1,0 +1,165 @@
+"""Signals: stored once, followed to their outcome, summarised into a track record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engine.signals import Outcome
+from engine.strategies.base import Signal
+from storage.db import dialect_insert
+from storage.models import SignalRecord, utcnow
+
+CLOSED_STATUSES = ("target", "stop", "expired")
+
+
+@dataclass(frozen=True, slots=True)
+class NewSignal:
+    """A signal this call stored (no other process or earlier run had it)."""
+
+    id: int
+    signal: Signal
+
+
+async def record_signals(
+    session: AsyncSession, signals: Iterable[Signal], source: str = "live"
+) -> list[NewSignal]:
+    """Store `signals`, skipping any already stored (same strategy, symbol,
+    timeframe and candle); returns only the new ones.
+
+    INSERT … ON CONFLICT DO NOTHING RETURNING: the database decides, so two
+    processes scanning the same candle store it once and only one of them gets
+    it back (and fans it out).
+    """
+    stored: list[NewSignal] = []
+    for s in signals:
+        untracked = s.stop is None or s.target is None
+        statement = (
+            dialect_insert(session, SignalRecord)
+            .values(
+                strategy=s.strategy,
+                symbol=s.symbol,
+                timeframe=s.timeframe,
+                candle_open_ms=s.candle_open_ms,
+                side=s.side,
+                entry=s.entry,
+                stop=s.stop,
+                target=s.target,
+                confidence=s.confidence,
+                regime=s.regime,
+                factors=dict(s.factors),
+                source=source,
+                status="untracked" if untracked else "open",
+                mfe_r=0.0,
+                mae_r=0.0,
+                candles_followed=0,
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(
+                index_elements=["strategy", "symbol", "timeframe", "candle_open_ms"]
+            )
+            .returning(SignalRecord.id)
+        )
+        new_id = (await session.execute(statement)).scalar_one_or_none()
+        if new_id is not None:
+            stored.append(NewSignal(new_id, s))
+    return stored
+
+
+def to_signal(row: SignalRecord) -> Signal:
+    return Signal(
+        row.symbol,
+        row.timeframe,
+        row.strategy,
+        row.side,  # type: ignore[arg-type]
+        row.candle_open_ms,
+        row.entry,
+        row.stop if row.stop is not None else row.entry,
+        row.target if row.target is not None else row.entry,
+        row.confidence,
+        row.regime,
+        dict(row.factors or {}),
+    )
+
+
+def to_outcome(row: SignalRecord) -> Outcome:
+    return Outcome(
+        row.symbol,
+        row.timeframe,
+        row.strategy,
+        row.side,
+        row.candle_open_ms,
+        row.status if row.status in CLOSED_STATUSES else "open",  # type: ignore[arg-type]
+        row.r_multiple or 0.0,
+        row.exit_open_ms,
+        row.exit_price,
+        row.candles_followed,
+        row.mfe_r,
+        row.mae_r,
+    )
+
+
+async def open_signals(session: AsyncSession, timeframe: str) -> list[SignalRecord]:
+    """Signals of `timeframe` still waiting for an outcome, oldest candle first."""
+    query = (
+        select(SignalRecord)
+        .where(SignalRecord.status == "open", SignalRecord.timeframe == timeframe)
+        .order_by(SignalRecord.candle_open_ms, SignalRecord.id)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def save_outcome(session: AsyncSession, signal_id: int, outcome: Outcome) -> bool:
+    """Store how far `outcome` got. A closed outcome is written only while the row
+    is still open (a conditional UPDATE: concurrent trackers close it once).
+    Returns True when this call closed it."""
+    values: dict[str, object] = {
+        "mfe_r": outcome.mfe_r,
+        "mae_r": outcome.mae_r,
+        "candles_followed": int(outcome.candles),
+    }
+    closing = outcome.status != "open"
+    if closing:
+        values |= {
+            "status": outcome.status,
+            "r_multiple": outcome.r_multiple,
+            "exit_open_ms": outcome.exit_open_ms,
+            "exit_price": outcome.exit_price,
+            "closed_at": utcnow(),
+        }
+    result = await session.execute(
+        update(SignalRecord)
+        .where(SignalRecord.id == signal_id, SignalRecord.status == "open")
+        .values(**values)
+    )
+    return closing and result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def recent_signals(
+    session: AsyncSession, symbol: str | None = None, limit: int = 10
+) -> list[SignalRecord]:
+    """The newest signals (by candle), optionally of one market."""
+    query = select(SignalRecord).order_by(
+        SignalRecord.candle_open_ms.desc(), SignalRecord.id.desc()
+    )
+    if symbol:
+        query = query.where(SignalRecord.symbol == symbol)
+    return list((await session.execute(query.limit(limit))).scalars())
+
+
+async def outcomes(
+    session: AsyncSession,
+    symbol: str | None = None,
+    strategies: Sequence[str] | None = None,
+) -> list[Outcome]:
+    """Every closed outcome (optionally of one market / some strategies): the
+    rows the track record is computed from."""
+    query = select(SignalRecord).where(SignalRecord.status.in_(CLOSED_STATUSES))
+    if symbol:
+        query = query.where(SignalRecord.symbol == symbol)
+    if strategies:
+        query = query.where(SignalRecord.strategy.in_(list(strategies)))
+    return [to_outcome(row) for row in (await session.execute(query)).scalars()]

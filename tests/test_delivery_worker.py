@@ -1,0 +1,157 @@
+"""The outbox worker's rules with a scripted platform (the real Telegram path is
+tested end to end in tests/telegram): order, retry_after, backoff, blocked
+chats, one upload per image, crash recovery; on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import App
+from bot.delivery import (
+    ChatUnavailable,
+    DeliveryWorker,
+    Outgoing,
+    RetryAfter,
+    Sent,
+    TransientError,
+)
+from handlers.context import Services
+from storage import outbox
+from storage.accounts import touch_chat
+from storage.models import Chat, OutboxMessage
+from tests.conftest import make_settings
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 100
+
+
+@dataclass
+class ScriptedPlatform:
+    """A platform whose answers the test scripts: `faults[chat]` is a list of
+    exceptions raised by the next sends to that chat."""
+
+    platform: str = "test"
+    faults: dict[str, list[Exception]] = field(default_factory=dict)
+    delivered: list[tuple[str, str]] = field(default_factory=list)  # (chat, text)
+    uploads: int = 0
+    by_file_id: int = 0
+
+    async def send(self, message: Outgoing) -> Sent:
+        await asyncio.sleep(0)
+        pending = self.faults.get(message.chat_external_id)
+        if pending:
+            raise pending.pop(0)
+        self.delivered.append((message.chat_external_id, message.reply.text))
+        if message.image is not None and message.file_id is None:
+            self.uploads += 1
+            return Sent(str(len(self.delivered)), file_id="file-1")
+        if message.file_id:
+            self.by_file_id += 1
+        return Sent(str(len(self.delivered)))
+
+
+@pytest.fixture
+async def services(tmp_path: Path, database_url: str, database) -> AsyncIterator[Services]:
+    application = await App.create(make_settings(tmp_path, database_url=database_url))
+    yield application.services
+    await application.close()
+
+
+async def queue(services: Services, key: str, chats: list[str], text: str, image=None) -> None:
+    async with services.db.session() as session:
+        ids = [(await touch_chat(session, "test", c, kind="private")).id for c in chats]
+        nid = await outbox.create_notification(
+            session, key, "broadcast", {"text": text}, image=image, image_name="c.png"
+        )
+        await outbox.enqueue(session, nid, ids)
+
+
+async def statuses(services: Services) -> dict[int, str]:
+    async with services.db.session() as session:
+        rows = (await session.execute(select(OutboxMessage))).scalars()
+        return {r.id: r.status for r in rows}
+
+
+async def test_everything_is_delivered_once_in_order_per_chat(services):
+    platform = ScriptedPlatform()
+    for n in range(3):
+        await queue(services, f"e{n}", ["a", "b"], f"message {n}")
+    stats = await DeliveryWorker(services, [platform], batch=2).run_until_idle()
+    assert stats.sent == 6
+    for chat in ("a", "b"):
+        assert [t for c, t in platform.delivered if c == chat] == [f"message {n}" for n in range(3)]
+    assert set((await statuses(services)).values()) == {"sent"}
+
+
+async def test_retry_after_is_honoured_exactly_and_keeps_the_order(services):
+    platform = ScriptedPlatform(faults={"a": [RetryAfter(7)]})
+    await queue(services, "e1", ["a"], "first")
+    await queue(services, "e2", ["a"], "second")
+    worker = DeliveryWorker(services, [platform])
+    await worker.run_until_idle()
+    assert platform.delivered == []  # both wait: the second must not overtake the first
+    async with services.db.session() as session:
+        rows = list(
+            (await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars()
+        )
+    wait = rows[0].next_attempt_at - outbox.utcnow()
+    assert timedelta(seconds=6) < wait <= timedelta(seconds=7)
+    assert rows[0].attempts == 0  # a rate limit is not a failed attempt
+    async with services.db.session() as session:  # 7 seconds later
+        later = outbox.utcnow() + timedelta(seconds=8)
+        claimed = await outbox.claim(session, "w", 10, timedelta(seconds=30), now=later)
+    assert [c.payload["text"] for c in claimed] == ["first"]  # then "second", never before
+
+
+async def test_transient_errors_back_off_then_fail_with_the_error(services):
+    platform = ScriptedPlatform(faults={"a": [TransientError("502 Bad Gateway")] * 3})
+    await queue(services, "e1", ["a"], "hello")
+    worker = DeliveryWorker(services, [platform], max_attempts=3, backoff_seconds=0)
+    for _ in range(3):
+        await worker.run_until_idle()
+    async with services.db.session() as session:
+        row = (await session.execute(select(OutboxMessage))).scalar_one()
+    assert (row.status, row.attempts) == ("failed", 3)
+    assert "502 Bad Gateway" in row.error
+
+
+async def test_a_blocked_chat_is_deactivated_and_others_still_get_theirs(services):
+    platform = ScriptedPlatform(faults={"a": [ChatUnavailable("Forbidden: bot was blocked")]})
+    await queue(services, "e1", ["a", "b"], "one")
+    await queue(services, "e2", ["a", "b"], "two")
+    await DeliveryWorker(services, [platform]).run_until_idle()
+    assert platform.delivered == [("b", "one"), ("b", "two")]
+    async with services.db.session() as session:
+        chat = (await session.execute(select(Chat).where(Chat.external_id == "a"))).scalar_one()
+    assert not chat.active
+    assert sorted((await statuses(services)).values()) == ["dropped", "dropped", "sent", "sent"]
+
+
+async def test_an_image_is_uploaded_once_for_every_recipient(services):
+    platform = ScriptedPlatform()
+    await queue(services, "e1", [str(n) for n in range(20)], "chart", image=PNG)
+    await DeliveryWorker(services, [platform], concurrency=8).run_until_idle()
+    assert (platform.uploads, platform.by_file_id, len(platform.delivered)) == (1, 19, 20)
+
+
+async def test_a_crash_mid_fan_out_resends_only_what_was_not_recorded(services):
+    """A worker takes a batch and dies before recording any of it (the worst case):
+    after the lease, a new worker delivers each of those rows once; rows the dead
+    worker had recorded as sent are never sent again."""
+    platform = ScriptedPlatform()
+    await queue(services, "e1", [str(n) for n in range(10)], "alert")
+    first = DeliveryWorker(services, [platform], batch=4, lease_seconds=0.2)
+    await first.run_once()  # 4 sent and recorded
+    async with services.db.session() as session:  # the next 4 claimed, then the crash
+        await outbox.claim(session, "dead-worker", 4, timedelta(seconds=0.2))
+    await asyncio.sleep(0.3)
+    second = DeliveryWorker(services, [platform], lease_seconds=30)
+    await second.run_until_idle()
+    chats = [c for c, _ in platform.delivered]
+    assert sorted(chats, key=int) == [str(n) for n in range(10)]  # each exactly once

@@ -1,0 +1,135 @@
+"""The signal jobs on the replayed market: scanning at a candle close, history,
+fan-out to followers through the outbox, outcome tracking; on both databases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import App
+from engine.market.series import read_candle_file
+from engine.signals import follow
+from engine.strategies import run_strategy
+from handlers.context import Services
+from handlers.scan import SCAN_CANDLES, ScanState, scan, track_outcomes
+from handlers.session import PlatformChat, PlatformUser, open_context
+from settings import BUNDLED_DATA_DIR
+from storage import follows
+from storage.models import Notification, OutboxMessage, SignalRecord
+from tests.conftest import REPLAY_START, make_settings
+from tests.helpers import png_size
+
+HOUR = 3_600_000
+START_MS = int(REPLAY_START.timestamp() * 1000)
+
+
+@pytest.fixture(scope="module")
+def btc_1h():
+    return read_candle_file(BUNDLED_DATA_DIR / "BTC_USDT-1h.csv.gz", "1h")
+
+
+@pytest.fixture
+async def jobs_app(tmp_path: Path, database_url: str, database) -> AsyncIterator[App]:
+    """The real composition on each database (the `database` fixture empties it)."""
+    application = await App.create(
+        make_settings(tmp_path, database_url=database_url, signal_history_candles=200)
+    )
+    yield application
+    await application.close()
+
+
+def last_signal_before(btc_1h, strategy: str, before_ms: int):
+    """The newest `strategy` signal a live scan would find at or before `before_ms`."""
+    stop = btc_1h.closed_count(before_ms)
+    frame = btc_1h.frame(stop - SCAN_CANDLES, stop)
+    return run_strategy(strategy, frame, symbol="BTC/USDT", timeframe="1h")[-1]
+
+
+async def chat_following(services: Services, chat: str, *args: str) -> int:
+    ctx = await open_context(services, PlatformUser("test", chat), PlatformChat(chat))
+    async with services.db.session() as session:
+        await follows.add_follow(session, ctx.chat.id, *args)
+    return ctx.chat.id
+
+
+async def rows(services: Services, model):
+    async with services.db.session() as session:
+        return list((await session.execute(select(model))).scalars())
+
+
+async def test_a_new_signal_is_stored_once_and_queued_for_followers(jobs_app, btc_1h):
+    services = jobs_app.services
+    target = last_signal_before(btc_1h, "rsi", START_MS)
+    services.clock.set(target.candle_open_ms + HOUR)  # the signal's candle just closed
+    follower = await chat_following(services, "f1", "BTC/USDT", "*", "rsi")
+    other = await chat_following(services, "f2", "BTC/USDT", "4h", "rsi")  # other timeframe
+    await chat_following(services, "f3", "ETH/USDT", "*", "all")  # other market
+    state = ScanState(history_done={("BTC/USDT", "1h"), ("ETH/USDT", "1h")})
+
+    result = await scan(services, "1h", state)
+    again = await scan(services, "1h", state)  # the same close seen twice (a restart)
+
+    live = [n for n in result.live if n.signal.strategy == "rsi" and n.signal.symbol == "BTC/USDT"]
+    assert [n.signal for n in live] == [target]
+    assert again.live == [] and again.queued == 0
+    queued = await rows(services, OutboxMessage)
+    notifications = {n.id: n for n in await rows(services, Notification)}
+    rsi_rows = [r for r in queued if notifications[r.notification_id].payload["id"] == live[0].id]
+    assert [r.chat_id for r in rsi_rows] == [follower]
+    assert other not in {r.chat_id for r in queued}
+    event = notifications[rsi_rows[0].notification_id]
+    assert event.key == f"signal:{live[0].id}"
+    assert png_size(event.image) == (1200, 800)  # one chart, rendered once, for every recipient
+
+
+async def test_first_scan_records_history_without_delivering_it(jobs_app, btc_1h):
+    services = jobs_app.services
+    await chat_following(services, "f1", "BTC/USDT", "*", "all")
+    result = await scan(services, "1h", ScanState())
+    stored = await rows(services, SignalRecord)
+    history = [s for s in stored if s.source == "history"]
+    assert result.history == len(history) > 0
+    # The watchlist (BTC, ETH) is scanned with every strategy.
+    assert {s.strategy for s in stored} == {"rsi", "ma_cross", "ut_bot", "pulsewave"}
+    assert {s.symbol for s in stored} == {"BTC/USDT", "ETH/USDT"}
+    first_history = START_MS - 201 * HOUR
+    assert min(s.candle_open_ms for s in history) >= first_history
+    delivered = {n.payload["id"] for n in await rows(services, Notification)}
+    assert delivered == {n.id for n in result.live}  # only the live ones, if any
+
+
+async def test_outcomes_are_followed_on_later_candles(jobs_app, btc_1h):
+    services = jobs_app.services
+    target = last_signal_before(btc_1h, "ut_bot", START_MS - 100 * HOUR)
+    services.clock.set(target.candle_open_ms + HOUR)
+    await scan(services, "1h", ScanState(history_done={("BTC/USDT", "1h"), ("ETH/USDT", "1h")}))
+    services.clock.set(START_MS)
+    closed = await track_outcomes(services, "1h")
+    (row,) = [
+        r
+        for r in await rows(services, SignalRecord)
+        if r.strategy == "ut_bot" and r.candle_open_ms == target.candle_open_ms
+    ]
+    # The same judgement computed straight from the raw candles.
+    frame = btc_1h.frame(0, btc_1h.closed_count(START_MS))
+    times = frame.index.as_unit("ms").asi8
+    expected = follow(
+        target, times, *(frame[c].to_numpy() for c in ("open", "high", "low", "close"))
+    )
+    assert closed >= 1
+    assert row.status == expected.status != "open"
+    assert row.r_multiple == pytest.approx(expected.r_multiple)
+    assert row.exit_open_ms == expected.exit_open_ms
+    assert (row.mfe_r, row.mae_r) == pytest.approx((expected.mfe_r, expected.mae_r))
+
+
+async def test_lagging_data_gives_no_live_signal(jobs_app):
+    services = jobs_app.services
+    await chat_following(services, "f1", "BTC/USDT", "*", "all")
+    services.clock.set(START_MS + 400 * 24 * HOUR)  # long past the end of the bundled data
+    result = await scan(services, "1h", ScanState())
+    assert result.live == [] and result.queued == 0
+    assert await rows(services, OutboxMessage) == []
