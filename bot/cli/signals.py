@@ -13,6 +13,7 @@ import argparse
 import sys
 
 from bot.cli.indicators import CliError, add_common, iso, load_frame
+from engine.market.timeframes import normalize_timeframe
 from engine.strategies import STRATEGIES, ParamError, get_strategy
 
 
@@ -29,7 +30,7 @@ async def run(args: argparse.Namespace) -> int:
     first_ms = int(frame.index[first].value // 1_000_000) if first < len(frame) else None
     signals = [
         s
-        for s in spec.run(frame, params, symbol, args.timeframe)
+        for s in spec.run(frame, params, symbol, normalize_timeframe(args.timeframe) or "")
         if first_ms is not None and s.candle_open_ms >= first_ms
     ]
     out = sys.stdout

@@ -21,16 +21,12 @@ and no view is kept in memory per message (views are stopped before sending).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import time
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.action_store import ActionStore as SharedActionStore
 from handlers.registry import split_command
 from handlers.reply import Button
 
@@ -41,8 +37,6 @@ CUSTOM_ID_LIMIT = 100
 LABEL_LIMIT = 80
 MAX_ROWS = 5
 ROW_WIDTH = 5
-ACTION_TTL = 48 * 3600.0
-ACTION_CAPACITY = 50_000
 # Commands whose message a button of the same command replaces in place.
 EDITABLE = frozenset(
     {"price", "chart", "analyze", "signals", "help", "lang", "alarms", "following", "delalarm"}
@@ -63,39 +57,6 @@ class Press:
     refresh: str = ""  # mode r: the list command to re-draw
 
 
-class ActionStore:
-    """Presses too long for a custom id, by a short key derived from their content,
-    forgotten after `ttl` seconds or beyond `capacity` (oldest first)."""
-
-    def __init__(
-        self,
-        ttl: float = ACTION_TTL,
-        capacity: int = ACTION_CAPACITY,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.ttl, self.capacity, self.clock = ttl, capacity, clock
-        self._items: OrderedDict[str, tuple[float, Press]] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def put(self, press: Press) -> str:
-        digest = hashlib.sha256(f"{press.mode}\0{press.refresh}\0{press.action}".encode())
-        key = base64.urlsafe_b64encode(digest.digest()[:8]).decode().rstrip("=")
-        self._items[key] = (self.clock() + self.ttl, press)
-        self._items.move_to_end(key)
-        while len(self._items) > self.capacity:
-            self._items.popitem(last=False)
-        return key
-
-    def get(self, key: str) -> Press | None:
-        item = self._items.get(key)
-        if item is None or item[0] < self.clock():
-            self._items.pop(key, None)
-            return None
-        return item[1]
-
-
 def press_for(action: str, source: str | None) -> Press:
     """What pressing `action` does on a message produced by the line `source`."""
     name = (split_command(action) or ("", ""))[0]
@@ -106,6 +67,9 @@ def press_for(action: str, source: str | None) -> Press:
         if not origin[1] and name in LISTS.get(origin[0], ()):
             return Press("r", action, origin[0])
     return Press("n", action)
+
+
+ActionStore = SharedActionStore[Press]  # long presses, kept by a short key
 
 
 def encode(press: Press, index: int, store: ActionStore | None) -> str:

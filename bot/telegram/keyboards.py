@@ -25,24 +25,19 @@ can be re-run (read-only commands in `REFRESHABLE`).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.action_store import ActionStore as SharedActionStore
 from handlers.registry import split_command
 from handlers.reply import Button
 
 CALLBACK_LIMIT = 64
 PAGE_ROWS = 8
 MAX_BUTTONS = 100  # Telegram's limit for one inline keyboard
-ACTION_TTL = 48 * 3600.0
-ACTION_CAPACITY = 50_000
 # Commands that only read, so the front end may run them again to refresh or page
 # the message they produced.
 REFRESHABLE = frozenset(
@@ -83,43 +78,7 @@ class WizardStep(CallbackData, prefix="w", sep="|"):
     value: str
 
 
-class ActionStore:
-    """Presses too long for callback data, by a short key derived from their content
-    (the same press always gets the same key), forgotten after `ttl` seconds or when
-    more than `capacity` are kept (oldest first)."""
-
-    def __init__(
-        self,
-        ttl: float = ACTION_TTL,
-        capacity: int = ACTION_CAPACITY,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.ttl = ttl
-        self.capacity = capacity
-        self.clock = clock
-        self._items: OrderedDict[str, tuple[float, Press]] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def put(self, press: Press) -> str:
-        digest = hashlib.sha256(f"{press.m}\0{press.a}\0{press.s}".encode()).digest()
-        key = base64.urlsafe_b64encode(digest[:8]).decode().rstrip("=")
-        self._items[key] = (self.clock() + self.ttl, press)
-        self._items.move_to_end(key)
-        while len(self._items) > self.capacity:
-            self._items.popitem(last=False)
-        return key
-
-    def get(self, key: str) -> Press | None:
-        item = self._items.get(key)
-        if item is None:
-            return None
-        expires, press = item
-        if expires < self.clock():
-            del self._items[key]
-            return None
-        return press
+ActionStore = SharedActionStore[Press]  # long presses, kept by a short key
 
 
 def encode(press: Press, store: ActionStore) -> str:
