@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -154,3 +155,24 @@ def latest_value(spec: IndicatorSpec, features: Features | pd.DataFrame) -> floa
         values = data.volume
     value = float(values[-1])
     return value if math.isfinite(value) else None
+
+
+def indicator_fires(
+    direction: Literal["above", "below"], level: float, value: float | None
+) -> bool:
+    """The threshold test of an indicator alarm at a closed candle: ``above`` fires
+    when value >= level, ``below`` when value <= level; a missing value (None or
+    NaN, e.g. during warm-up) never fires.
+
+    >>> indicator_fires("above", 70.0, 71.2), indicator_fires("below", 30.0, 30.0)
+    (True, True)
+    >>> indicator_fires("above", 70.0, None), indicator_fires("below", 30.0, float("nan"))
+    (False, False)
+    """
+    if value is None or math.isnan(value) or math.isnan(level):
+        return False
+    if direction == "above":
+        return value >= level
+    if direction == "below":
+        return value <= level
+    raise ValueError(f"direction must be 'above' or 'below'; got {direction!r}")

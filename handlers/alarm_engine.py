@@ -22,15 +22,13 @@ from typing import TYPE_CHECKING, Literal, cast
 import pandas as pd
 import structlog
 
-from engine.alarm_indicators import latest_value, parse_indicator
+from engine.alarm_indicators import indicator_fires, latest_value, parse_indicator
 from engine.alarms import (
     AlarmBook,
     AlarmKind,
-    ChangeAlarm,
-    ChangeWatch,
     PriceAlarm,
-    indicator_fires,
 )
+from engine.change_alarms import ChangeAlarm, ChangeWatch
 from engine.market.clock import to_datetime
 from engine.market.timeframes import duration_ms
 from engine.market.types import Candles, MarketError

@@ -17,16 +17,15 @@ from engine import indicators as ind
 from engine.alarm_indicators import (
     INDICATOR_NAMES,
     IndicatorSpec,
+    indicator_fires,
     latest_value,
     parse_indicator,
 )
 from engine.alarms import (
     AlarmBook,
-    ChangeAlarm,
-    ChangeWatch,
     PriceAlarm,
-    indicator_fires,
 )
+from engine.change_alarms import ChangeAlarm, ChangeWatch
 from engine.strategies.base import Features
 
 BTC, ETH = "BTC/USDT", "ETH/USDT"
