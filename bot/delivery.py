@@ -24,6 +24,7 @@ Guarantees (the README's "Delivery" section says the same to operators):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from collections import defaultdict
@@ -102,7 +103,8 @@ class DeliveryStats:
 
 
 class DeliveryWorker:
-    """Run with `await worker.run(stop)`; `wake()` after queueing for low latency."""
+    """Run with `await worker.run(stop)`: it polls the outbox every `poll_seconds`
+    while nothing is due, and goes straight on while there is."""
 
     def __init__(
         self,
@@ -127,12 +129,8 @@ class DeliveryWorker:
         self.poll_seconds = poll_seconds
         self.backoff_seconds = backoff_seconds
         self.stats = DeliveryStats()
-        self._wake = asyncio.Event()
         self._file_ids: dict[tuple[int, str], str] = {}
         self._upload_locks: dict[tuple[int, str], asyncio.Lock] = defaultdict(asyncio.Lock)
-
-    def wake(self) -> None:
-        self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; in-flight sends finish before returning."""
@@ -145,11 +143,8 @@ class DeliveryWorker:
                 handled = 0
             if handled:
                 continue  # there may be more right away
-            self._wake.clear()
-            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
-            await asyncio.wait(waiters, timeout=self.poll_seconds, return_when="FIRST_COMPLETED")
-            for waiter in waiters:
-                waiter.cancel()
+            with contextlib.suppress(TimeoutError):  # nothing due: poll again shortly
+                await asyncio.wait_for(stop.wait(), self.poll_seconds)
         log.info("delivery_stopped", worker=self.worker_id)
 
     async def run_once(self) -> int:
@@ -231,8 +226,7 @@ class DeliveryWorker:
                 await outbox.remember_file_id(
                     session, row.notification_id, row.platform, sent.file_id
                 )
-        if sent.file_id:
-            self._file_ids.setdefault(key, sent.file_id)
+        if sent.file_id:  # `_send` already keeps it for this worker's next sends
             self.stats.uploads += 1
         if not recorded:  # our lease ran out and another worker took the row
             log.warning("delivery_lease_lost", outbox_id=row.id, worker=self.worker_id)

@@ -1,5 +1,5 @@
-"""The embedded aiohttp web server: webhooks (Telegram today; TradingView, Stripe and
-health checks as those features land) on `WEB_HOST:WEB_PORT`.
+"""The embedded aiohttp web server on `WEB_HOST:WEB_PORT`: the Telegram and
+TradingView webhooks and the health checks (`bot/webhooks.py`), Stripe's later.
 
 Features add their routes to `WebServer.app` before `start()`:
 
@@ -7,8 +7,8 @@ Features add their routes to `WebServer.app` before `start()`:
     server.app.router.add_post("/tradingview", handler)   # or a sub-app: add_subapp
     await server.start()
 
-The server only listens when some feature registered a route (`has_routes`), so a
-polling bot with nothing to serve opens no port.
+It runs whenever a chat platform does (the health checks are always there); the
+console chat starts none.
 """
 
 from __future__ import annotations
@@ -33,10 +33,6 @@ class WebServer:
         self.port = port
         self.app = app if app is not None else create_app()
         self._runner: web.AppRunner | None = None
-
-    @property
-    def has_routes(self) -> bool:
-        return bool(len(self.app.router.routes()))
 
     @property
     def running(self) -> bool:

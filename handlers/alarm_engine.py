@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 STATE_KEY = "alarms"
-CHART_TIMEOUT_S = 30.0
 RESYNC_SECONDS = 60.0
 STALE_CANDLES = 2
 PRICE_LEVEL_INDICATORS = ("ema", "sma")  # their values are prices: drawn on the chart
@@ -349,15 +348,11 @@ class AlarmService:
                 drawn.add(view.level)
         charts: dict[tuple[str, str], tuple[bytes, str]] = {}
         for (symbol, timeframe), drawn in levels.items():
-            try:
-                image, _ = await asyncio.wait_for(
-                    self.services.charts.candle_chart(symbol, timeframe, tuple(sorted(drawn))),
-                    CHART_TIMEOUT_S,
-                )
-            except Exception:  # the alarm matters more than its picture: text alone then
-                log.warning("alarm_chart_failed", symbol=symbol, timeframe=timeframe, exc_info=True)
-                continue
-            charts[(symbol, timeframe)] = (image.png, image.filename)
+            chart = await self.services.charts.notification_chart(
+                symbol, timeframe, tuple(sorted(drawn))
+            )
+            if chart is not None:
+                charts[(symbol, timeframe)] = chart
         return charts
 
     # -- background work ------------------------------------------------------------------

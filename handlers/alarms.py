@@ -49,9 +49,12 @@ class Request:
     direction: str | None = None
 
 
+ALARMS_FORBIDDEN = N_("Only the chat's admins can change this chat's alarms.")
+
+
 def _require_manager(ctx: Context) -> None:
     if not ctx.manages_chat:
-        raise UserError(N_("Only the chat's admins can change this chat's alarms."))
+        raise UserError(ALARMS_FORBIDDEN)
 
 
 def _too_many(words: list[str]) -> ArgumentError:

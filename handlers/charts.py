@@ -10,12 +10,17 @@ import asyncio
 import hashlib
 from collections import OrderedDict
 
+import structlog
+
 from engine.charts import CHART_CANDLES, WARMUP_CANDLES, ChartSpec, render_candles
 from engine.market.clock import to_datetime
 from engine.market.types import Candles, MarketFeed
 from handlers.reply import Image
 
 _CACHE_SIZE = 64
+NOTIFICATION_CHART_TIMEOUT = 30.0  # seconds; a message never waits longer for its chart
+
+log = structlog.get_logger(__name__)
 
 
 class ChartService:
@@ -67,3 +72,23 @@ class ChartService:
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
         return image, candles
+
+    async def notification_chart(
+        self,
+        symbol: str,
+        timeframe: str,
+        levels: tuple[float, ...] = (),
+        markers: tuple[tuple[int, str], ...] = (),
+    ) -> tuple[bytes, str] | None:
+        """The chart for a pushed message (PNG, file name), or None when it cannot be
+        drawn in time: the message matters more than its picture and goes as text."""
+        try:
+            image, _ = await asyncio.wait_for(
+                self.candle_chart(symbol, timeframe, levels, markers), NOTIFICATION_CHART_TIMEOUT
+            )
+        except Exception:
+            log.warning(
+                "notification_chart_failed", symbol=symbol, timeframe=timeframe, exc_info=True
+            )
+            return None
+        return image.png, image.filename

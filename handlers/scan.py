@@ -136,13 +136,11 @@ async def scan_market(
         past = [s for s in signals if cutoff <= s.candle_open_ms <= last_open]
     else:
         past = [s for s in signals if cutoff <= s.candle_open_ms < last_open]
-    charts = await _charts_for(services, symbol, timeframe, fresh)
+    chart = await _chart_for(services, symbol, timeframe, fresh)
     async with services.db.session() as session:
         new = await signal_store.record_signals(session, fresh, "live")
         recorded_past = await signal_store.record_signals(session, past, "history")
-        recipients = [
-            await _notify_followers(session, item, charts.get(item.signal.side)) for item in new
-        ]
+        recipients = [await _notify_followers(session, item, chart) for item in new]
     state.history_done.add((symbol, timeframe))
     for item, count in zip(new, recipients, strict=True):
         log.info(
@@ -157,29 +155,22 @@ async def scan_market(
     return ScanResult(new, len(recorded_past), sum(recipients))
 
 
-async def _charts_for(
+async def _chart_for(
     services: Services, symbol: str, timeframe: str, fresh: list[Signal]
-) -> dict[str, tuple[bytes, str]]:
-    """One chart per side for the new signals, rendered before the transaction
-    (a render takes a while), and only when some chat will receive it."""
+) -> tuple[bytes, str] | None:
+    """One chart for the candle's new signals (their stops, targets and markers),
+    rendered before the transaction (a render takes a while), and only when some
+    chat will receive it."""
     if not fresh:
-        return {}
+        return None
     strategies = tuple({s.strategy for s in fresh})
     async with services.db.session() as session:
         chats = await follow_store.followers(session, symbol, timeframe, strategies)
     if not chats:
-        return {}
-    charts: dict[str, tuple[bytes, str]] = {}
-    for side in sorted({s.side for s in fresh}):
-        levels = tuple(sorted({s.stop for s in fresh} | {s.target for s in fresh}))
-        markers = tuple((s.candle_open_ms, s.side) for s in fresh)
-        try:
-            image, _ = await services.charts.candle_chart(symbol, timeframe, levels, markers)
-        except Exception:  # a missing chart must not cost the alert: text alone then
-            log.exception("signal_chart_failed", symbol=symbol, timeframe=timeframe)
-            continue
-        charts[side] = (image.png, image.filename)
-    return charts
+        return None
+    levels = tuple(sorted({s.stop for s in fresh} | {s.target for s in fresh}))
+    markers = tuple((s.candle_open_ms, s.side) for s in fresh)
+    return await services.charts.notification_chart(symbol, timeframe, levels, markers)
 
 
 async def _notify_followers(
@@ -189,20 +180,7 @@ async def _notify_followers(
     chat_ids = await follow_store.followers(session, s.symbol, s.timeframe, (s.strategy,))
     if not chat_ids:
         return 0
-    view = SignalView(
-        item.id,
-        s.symbol,
-        s.timeframe,
-        s.strategy,
-        s.side,
-        s.candle_open_ms,
-        s.entry,
-        s.stop,
-        s.target,
-        s.confidence,
-        s.regime,
-        setup=str(s.factors["setup"]) if "setup" in s.factors else None,
-    )
+    view = SignalView.of_signal(item.id, s)
     notification_id = await outbox.create_notification(
         session,
         f"signal:{item.id}",

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from engine.signals import Stats
+from engine.strategies.base import Signal
 from handlers.i18n import N_, Translator
 from handlers.reply import Button, Field, Reply, Tone
 from storage.models import SignalRecord
@@ -80,6 +81,29 @@ class SignalView:
             row.r_multiple,
             row.source,
             setup if isinstance(setup, str) else None,
+        )
+
+    @classmethod
+    def of_signal(
+        cls, signal_id: int, s: Signal, status: str = "open", source: str = "live"
+    ) -> SignalView:
+        """A signal just stored (by a scan or a webhook) as its notification shows it."""
+        setup = s.factors.get("setup")
+        return cls(
+            signal_id,
+            s.symbol,
+            s.timeframe,
+            s.strategy,
+            s.side,
+            s.candle_open_ms,
+            s.entry,
+            s.stop,
+            s.target,
+            s.confidence,
+            s.regime,
+            status,
+            source=source,
+            setup=setup if isinstance(setup, str) else None,
         )
 
     @classmethod

@@ -92,15 +92,7 @@ def _setup_text(ctx: Context, setup: Setup, params: PulsewaveParams) -> str:
             min_rr=ctx.tr.number(params.min_rr, 1),
         )
     )
-    weights = params.weights
-    maxima = {
-        "sr": weights.sr,
-        "indicators": weights.indicators,
-        "volume": weights.volume,
-        "structure": weights.structure,
-        "regime": weights.regime,
-        "risk_reward": weights.risk_reward,
-    }
+    maxima = params.weights.by_factor()
     total = sum(maxima.values()) or 1.0
     parts = [
         f"{ctx._(FACTOR_LABELS[name])} {ctx.tr.number(points, 0)}/"
@@ -259,9 +251,12 @@ async def signals_command(ctx: Context, symbol: str | None) -> Reply:
 # --- /follow, /unfollow, /following --------------------------------------------
 
 
+FOLLOWS_FORBIDDEN = N_("Only the chat's admins can change what this chat follows.")
+
+
 def _require_manager(ctx: Context) -> None:
     if not ctx.manages_chat:
-        raise UserError(N_("Only the chat's admins can change what this chat follows."))
+        raise UserError(FOLLOWS_FORBIDDEN)
 
 
 def _unfollow_action(symbol: str, timeframe: str, strategy: str) -> str:

@@ -233,18 +233,9 @@ async def accept(services: Services, alert: Alert) -> Accepted:
             return Accepted(None, 0)  # the same alert again: processed once
         new = await signal_store.record_signals(session, [signal], "tradingview")
         signal_id = new[0].id if new else None
-        view = SignalView(
+        view = SignalView.of_signal(
             signal_id or 0,
-            alert.symbol,
-            alert.timeframe,
-            alert.stored_strategy,
-            alert.side,
-            candle,
-            price,
-            alert.stop,
-            alert.target,
-            0.0,
-            "",
+            signal,
             status="open" if sides_ok else "untracked",
             source="tradingview",
         )

@@ -35,7 +35,6 @@ from bot.action_store import ActionStore as SharedActionStore
 from handlers.registry import split_command
 from handlers.reply import Button
 
-CALLBACK_LIMIT = 64
 PAGE_ROWS = 8
 MAX_BUTTONS = 100  # Telegram's limit for one inline keyboard
 # Commands that only read, so the front end may run them again to refresh or page

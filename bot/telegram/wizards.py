@@ -12,10 +12,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from handlers.alarms import ALARMS_FORBIDDEN
 from handlers.args import ChoiceArg, NumberArg, PercentArg, SymbolArg, TimeframeArg
 from handlers.context import Context
 from handlers.i18n import N_
-from handlers.signals import FOLLOW_STRATEGIES
+from handlers.signals import FOLLOW_STRATEGIES, FOLLOWS_FORBIDDEN
 
 Values = dict[str, str]
 ANY = "any"
@@ -117,7 +118,7 @@ async def _level_parse(ctx: Context, raw: str, values: Values) -> str:
 ALARM = Wizard(
     command="alarm",
     title=N_("🔔 New alarm"),
-    forbidden=N_("Only the chat's admins can change this chat's alarms."),
+    forbidden=ALARMS_FORBIDDEN,
     steps=(
         SYMBOL_STEP,
         Step("kind", _kind_prompt, _kind_options, _kind_parse),
@@ -169,7 +170,7 @@ def _follow_line(values: Values) -> str:
 FOLLOW = Wizard(
     command="follow",
     title=N_("📡 Follow signals"),
-    forbidden=N_("Only the chat's admins can change what this chat follows."),
+    forbidden=FOLLOWS_FORBIDDEN,
     steps=(
         SYMBOL_STEP,
         Step("timeframe", _timeframe_prompt, _timeframe_options, _timeframe_parse),

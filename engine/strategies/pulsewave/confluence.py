@@ -43,15 +43,18 @@ class ConfluenceWeights:
     rsi_ceiling: float = 70.0  # a buy's RSI must be below this (a sell's above 100 - it)
 
     def __post_init__(self) -> None:
-        total = (
-            self.sr
-            + self.indicators
-            + self.volume
-            + self.structure
-            + self.regime
-            + self.risk_reward
-        )
-        require(total > 0, "confluence weights must not all be 0")
+        require(sum(self.by_factor().values()) > 0, "confluence weights must not all be 0")
+
+    def by_factor(self) -> dict[str, float]:
+        """The weight of each factor, by the factor names `score` uses."""
+        return {
+            "sr": self.sr,
+            "indicators": self.indicators,
+            "volume": self.volume,
+            "structure": self.structure,
+            "regime": self.regime,
+            "risk_reward": self.risk_reward,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,14 +127,7 @@ def score(
         "regime": regime_factor(side, regime, regime_confidence),
         "risk_reward": min(reward_risk / w.rr_full, 1.0),
     }
-    weight_of = {
-        "sr": w.sr,
-        "indicators": w.indicators,
-        "volume": w.volume,
-        "structure": w.structure,
-        "regime": w.regime,
-        "risk_reward": w.risk_reward,
-    }
+    weight_of = w.by_factor()
     total_weight = sum(weight_of.values())
     points = {k: 100 * values[k] * weight_of[k] / total_weight for k in values}
     return sum(points.values()), points
