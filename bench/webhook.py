@@ -8,6 +8,19 @@ response-time median/p99, checks every alert was accepted once (N signals, N
 outbox rows, N repeats answered "duplicate"), and compares with a baseline: the
 same requests to an empty route on the same server, in the same run.
 Goal: p99 < 200 ms for 1,000 concurrent requests.
+
+The load comes from other processes, as TradingView's would, and is kept light
+so that it measures the server rather than itself: `--clients` processes (2 by
+default) with raw asyncio streams, each request's HTTP/1.1 bytes built in
+advance, every connection opened (and idle) before the timer starts; each
+request is timed from its write to the last byte of its response. The server
+also times each request from its handler's entry to its response (a
+middleware, "in handler"): client time minus handler time is the wait for the
+server's event loop (reading the request, writing the answer, other requests'
+turns) plus the client's own cost. "server CPU" is the CPU time the server
+process (event loop and SQLite's thread) used from the start to the last answer:
+when it is close to the wall-clock time, the server was busy all along and p99
+cannot be lower than that CPU time, whatever the batching.
 """
 
 from __future__ import annotations
@@ -22,24 +35,12 @@ import sys
 import tempfile
 import time
 import uuid
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-
-import aiohttp
-import asyncpg
-from aiohttp import web
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from sqlalchemy import func, select
-
-from bot.app import App
-from bot.logs import configure_logging
-from bot.webhooks import TRADINGVIEW_PATH, add_tradingview_route
-from handlers.session import PlatformChat, PlatformUser, open_context
-from settings import Settings
-from storage import follows
-from storage.models import OutboxMessage, SignalRecord
 
 SECRET = "bench-secret"
 PG = dict(
@@ -47,6 +48,8 @@ PG = dict(
     port=int(os.environ.get("PULSEWAVE_TEST_PG_PORT", "5432")),
     user=os.environ.get("PULSEWAVE_TEST_PG_USER", "postgres"),
 )
+TRADINGVIEW_PATH = "/webhook/tradingview"  # checked against bot.webhooks in measure()
+GOAL_MS = 200.0
 
 
 def alert(n: int) -> bytes:
@@ -64,30 +67,127 @@ def alert(n: int) -> bytes:
     ).encode()
 
 
-async def fire(session: aiohttp.ClientSession, url: str, bodies: list[bytes]) -> tuple[list, list]:
-    async def one(body: bytes) -> tuple[float, int, dict]:
-        t0 = time.perf_counter()
+def request_bytes(port: int, path: str, body: bytes) -> bytes:
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+# --- the load generator (runs in the client processes; standard library only) ---
+
+
+async def _fire(port: int, requests: list[bytes], barrier: Any) -> list[tuple[float, int, bytes]]:
+    """Open one connection per request, wait for the other clients, then write
+    every request and read every response; (seconds, status, body) each."""
+    connections = await asyncio.gather(
+        *(asyncio.open_connection("127.0.0.1", port) for _ in requests)
+    )
+    barrier.wait(60)  # every client connected: the timer starts now, on all of them
+    started: list[float] = []
+    for (_, writer), data in zip(connections, requests, strict=True):
+        started.append(time.perf_counter())
+        writer.write(data)
+
+    async def answer(index: int) -> tuple[float, int, bytes]:
+        reader, writer = connections[index]
         try:
-            async with session.post(url, data=body) as response:
-                answer = await response.json(content_type=None)
-                return time.perf_counter() - t0, response.status, answer
-        except (aiohttp.ClientError, ValueError) as error:
-            return time.perf_counter() - t0, 0, {"error": repr(error), "duplicate": None}
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            body = await reader.readexactly(length)
+        except (OSError, asyncio.IncompleteReadError, ValueError) as error:
+            return time.perf_counter() - started[index], 0, repr(error).encode()
+        finally:
+            writer.close()
+        return time.perf_counter() - started[index], status, body
 
-    results = await asyncio.gather(*(one(b) for b in bodies))
-    return [r[0] for r in results], [(r[1], r[2]) for r in results]
+    return await asyncio.gather(*(answer(i) for i in range(len(requests))))
 
 
-def fire_from_another_process(url: str, bodies: list[bytes]) -> tuple[list, list]:
-    """The load comes from a separate process, as TradingView's would: a client
-    sharing the server's event loop would mostly measure itself."""
+def client_process(commands: Any, results: Any, barrier: Any) -> None:
+    """A client process: runs rounds sent as (port, [request bytes]) until None."""
+    while (command := commands.get()) is not None:
+        port, requests = command
+        try:
+            results.put(asyncio.run(_fire(port, requests, barrier)))
+        except Exception as error:  # reported, not hung on
+            barrier.abort()
+            results.put(repr(error))
 
-    async def run() -> tuple[list, list]:
-        connector = aiohttp.TCPConnector(limit=len(bodies))
-        async with aiohttp.ClientSession(connector=connector) as session:
-            return await fire(session, url, bodies)
 
-    return asyncio.run(run())
+async def poll(condition: Callable[[], bool]) -> None:
+    """Wait (up to 2 minutes) until `condition()` holds (the server's connections
+    have no event to wait on)."""
+    for _ in range(12_000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError("bench: the server never reached the expected connections")
+
+
+def _stamped(function: Callable[..., Any], *args: Any) -> tuple[Any, float, float]:
+    """`function(*args)`, then this process's CPU time and the wall clock."""
+    result = function(*args)
+    return result, time.process_time(), time.perf_counter()
+
+
+class Clients:
+    """`count` client processes, started once and reused for every round."""
+
+    def __init__(self, count: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.barrier = context.Barrier(count + 1)  # the clients and this process
+        self.commands = [context.Queue() for _ in range(count)]
+        self.results = [context.Queue() for _ in range(count)]
+        self.processes = [
+            context.Process(target=client_process, args=(c, r, self.barrier), daemon=True)
+            for c, r in zip(self.commands, self.results, strict=True)
+        ]
+        for process in self.processes:
+            process.start()
+
+    async def round(
+        self, port: int, requests: list[bytes], connected: Callable[[], int]
+    ) -> tuple[list[tuple[float, int, bytes]], float, float]:
+        """Every request once, spread over the clients: the answers in request
+        order, and the CPU seconds this (the server's) process used from the start
+        to the last answer, with the wall-clock seconds in between. The timer
+        starts once the server has accepted every connection (`connected()`: how
+        many it holds), not only the kernel."""
+        count = len(self.processes)
+        for i, queue in enumerate(self.commands):
+            queue.put((port, requests[i::count]))
+        await poll(lambda: connected() >= len(requests))
+        # Waiting in threads, this event loop keeps serving; the clocks are read
+        # there too, at once, not when the busy event loop gets to it.
+        _, cpu, wall = await asyncio.to_thread(_stamped, self.barrier.wait, 120)
+        parts = []
+        for queue in self.results:
+            part, cpu_end, wall_end = await asyncio.to_thread(_stamped, queue.get, True, 120)
+            parts.append(part)
+        cpu, wall = cpu_end - cpu, wall_end - wall
+        for part in parts:
+            if isinstance(part, str):
+                raise RuntimeError(f"client failed: {part}")
+        answers: list[Any] = [None] * len(requests)
+        for i, part in enumerate(parts):
+            answers[i::count] = part
+        return answers, cpu, wall
+
+    def close(self) -> None:
+        for queue in self.commands:
+            queue.put(None)
+        for process in self.processes:
+            process.join(10)
+
+
+# --- the server side ---
 
 
 def quantiles(times: list[float]) -> tuple[float, float]:
@@ -95,7 +195,43 @@ def quantiles(times: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, ordered[int(0.99 * (len(ordered) - 1))] * 1000
 
 
-async def measure(label: str, database_url: str, folder: str, n: int) -> None:
+def figures(label: str, load: Load) -> str:
+    med, p99 = quantiles(load.times)
+    smed, sp99 = quantiles(load.server) if load.server else (float("nan"), float("nan"))
+    return (
+        f"  {label:<24} median {med:6.1f} ms  p99 {p99:6.1f} ms"
+        f"  | in handler: median {smed:6.1f}, p99 {sp99:6.1f}"
+        f"  | server CPU {load.cpu * 1000:4.0f} ms in {load.wall * 1000:4.0f} ms"
+    )
+
+
+@dataclass
+class Load:
+    """One round: client-side times, answers, server-side (handler) times, and the
+    server process's CPU and wall-clock seconds from the start to the last answer."""
+
+    times: list[float]
+    answers: list[tuple[int, dict]]
+    server: list[float]
+    cpu: float
+    wall: float
+
+
+async def measure(
+    label: str, database_url: str, folder: str, n: int, clients: Clients, max_batch: int
+) -> bool:
+    from aiohttp import web
+    from sqlalchemy import func, select
+
+    from bot.app import App
+    from bot.webhooks import TRADINGVIEW_INTAKE, add_tradingview_route
+    from bot.webhooks import TRADINGVIEW_PATH as ROUTE_PATH
+    from handlers.session import PlatformChat, PlatformUser, open_context
+    from settings import Settings
+    from storage import follows
+    from storage.models import OutboxMessage, SignalRecord
+
+    assert ROUTE_PATH == TRADINGVIEW_PATH
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
@@ -108,8 +244,20 @@ async def measure(label: str, database_url: str, folder: str, n: int) -> None:
     ctx = await open_context(services, PlatformUser("bench", "1"), PlatformChat("1"))
     async with services.db.session() as session:
         await follows.add_follow(session, ctx.chat.id, "BTC/USDT", "*", "all")
-    routes = web.Application()
-    add_tradingview_route(routes, services, SECRET)
+
+    server_times: list[float] = []
+
+    @web.middleware
+    async def timing(request: web.Request, handler: Callable[..., Awaitable]) -> Any:
+        started = time.perf_counter()
+        try:
+            return await handler(request)
+        finally:
+            server_times.append(time.perf_counter() - started)
+
+    routes = web.Application(middlewares=[timing])
+    intake = add_tradingview_route(routes, services, SECRET, max_batch=max_batch)
+    assert routes[TRADINGVIEW_INTAKE] is intake
 
     async def empty(request: web.Request) -> web.Response:
         await request.read()
@@ -118,67 +266,100 @@ async def measure(label: str, database_url: str, folder: str, n: int) -> None:
     routes.router.add_post("/baseline", empty)
     runner = web.AppRunner(routes, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=2048)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    base = f"http://127.0.0.1:{port}"
     bodies = [alert(i) for i in range(n)]
-    loop = asyncio.get_running_loop()
+
+    async def load(path: str) -> Load:
+        await poll(lambda: not (runner.server and runner.server.connections))  # last round's
+        server_times.clear()
+        answers, cpu, wall = await clients.round(
+            port,
+            [request_bytes(port, path, b) for b in bodies],
+            lambda: len(runner.server.connections) if runner.server is not None else 0,
+        )
+        parsed = []
+        for _, status, body in answers:
+            try:
+                parsed.append((status, json.loads(body)))
+            except ValueError:
+                parsed.append((status, {"error": body[:200].decode(errors="replace")}))
+        return Load([a[0] for a in answers], parsed, list(server_times), cpu, wall)
+
     try:
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-
-            async def load(path: str) -> tuple[list, list]:
-                return await loop.run_in_executor(
-                    pool, fire_from_another_process, base + path, bodies
-                )
-
-            base_times, _ = await load("/baseline")
-            times, answers = await load(TRADINGVIEW_PATH)
-            repeat_times, repeats = await load(TRADINGVIEW_PATH)
+        baseline = await load("/baseline")
+        new = await load(TRADINGVIEW_PATH)
+        batches, largest = intake.writer.batches, intake.writer.largest_batch
+        repeated = await load(TRADINGVIEW_PATH)
         async with services.db.session() as s:
             signals = (await s.execute(select(func.count()).select_from(SignalRecord))).scalar()
             rows = (await s.execute(select(func.count()).select_from(OutboxMessage))).scalar()
     finally:
-        await runner.cleanup()
+        await runner.cleanup()  # drains the webhook's writer
         await app.close()
-    accepted = sum(1 for status, a in answers if status == 200 and not a["duplicate"])
-    duplicates = sum(1 for status, a in repeats if status == 200 and a["duplicate"])
-    med, p99 = quantiles(times)
-    rmed, rp99 = quantiles(repeat_times)
-    bmed, bp99 = quantiles(base_times)
+    accepted = sum(1 for status, a in new.answers if status == 200 and not a.get("duplicate"))
+    duplicates = sum(1 for status, a in repeated.answers if status == 200 and a.get("duplicate"))
+    failures = [(status, a) for status, a in new.answers + repeated.answers if status != 200]
+    _, p99 = quantiles(new.times)
+    _, rp99 = quantiles(repeated.times)
+    _, bp99 = quantiles(baseline.times)
     print(f"{label}: {n} concurrent alerts")
     print(f"  accepted once: {accepted}/{n}   signals stored: {signals}   outbox rows: {rows}")
     print(f"  repeats answered duplicate: {duplicates}/{n}")
-    failures = [a for status, a in answers + repeats if status != 200]
-    if failures:
-        print(f"  failed requests: {len(failures)}, e.g. {failures[0]}")
-    print(f"  new alerts:  median {med:7.1f} ms   p99 {p99:7.1f} ms")
-    print(f"  repeats:     median {rmed:7.1f} ms   p99 {rp99:7.1f} ms")
-    print(f"  baseline (empty route): median {bmed:7.1f} ms   p99 {bp99:7.1f} ms")
-    print(f"  p99 / baseline p99: {p99 / bp99:5.1f}x")
-    ok = accepted == n == signals == rows == duplicates and p99 < 200
-    print(f"  goal (all once, p99 < 200 ms): {'met' if ok else 'NOT met'}")
+    print(f"  failed requests: {len(failures)}" + (f", e.g. {failures[0]}" if failures else ""))
+    print(f"  new alerts stored in {batches} batches (largest {largest}, cap {max_batch})")
+    print(figures("new alerts:", new))
+    print(figures("repeats:", repeated))
+    print(figures("baseline (empty route):", baseline))
+    print(f"  p99 / baseline p99: new {p99 / bp99:5.1f}x, repeats {rp99 / bp99:5.1f}x")
+    once = accepted == n == signals == rows == duplicates and not failures
+    met = once and max(p99, rp99) < GOAL_MS
+    print(f"  goal (all once, p99 < {GOAL_MS:.0f} ms): {'met' if met else 'NOT met'}")
+    if bp99 >= GOAL_MS:
+        print(
+            f"  note: the empty route's own p99 ({bp99:.0f} ms) is above the goal on this machine"
+        )
+    return met
 
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=2, help="client processes (default 2)")
+    parser.add_argument("--batch", type=int, default=500, help="alerts per transaction (cap)")
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
+    import asyncpg
+
+    from bot.logs import configure_logging
+
     configure_logging("WARNING")
-    with tempfile.TemporaryDirectory() as folder:
-        await measure("SQLite", f"sqlite+aiosqlite:///{folder}/bench.db", folder, args.requests)
-        if args.no_postgres:
-            return 0
-        admin = await asyncpg.connect(database="postgres", **PG)
-        name = f"pulsewave_bench_{uuid.uuid4().hex[:8]}"
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            url = f"postgresql+asyncpg://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
-            await measure("PostgreSQL", url, folder, args.requests)
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
+    clients = Clients(args.clients)
+    print(
+        f"load: {args.clients} client processes, raw asyncio streams, one connection per request "
+        f"opened before the timer starts; each request timed from its write to its response's "
+        f"last byte"
+    )
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} CPUs, load average {load} (other work shares them)")
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            url = f"sqlite+aiosqlite:///{folder}/bench.db"
+            await measure("SQLite", url, folder, args.requests, clients, args.batch)
+            if args.no_postgres:
+                return 0
+            admin = await asyncpg.connect(database="postgres", **PG)
+            name = f"pulsewave_bench_{uuid.uuid4().hex[:8]}"
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            try:
+                url = f"postgresql+asyncpg://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+                await measure("PostgreSQL", url, folder, args.requests, clients, args.batch)
+            finally:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                await admin.close()
+    finally:
+        clients.close()
     return 0
 
 

@@ -15,6 +15,7 @@ from engine.market.clock import MarketClock, ReplayClock, WallClock
 from engine.market.replay import ReplayFeed
 from engine.market.types import MarketFeed
 from handlers import build_registry
+from handlers.alarm_engine import close_alarms
 from handlers.charts import ChartService
 from handlers.context import AppConfig, Services
 from settings import Settings
@@ -216,6 +217,7 @@ class App:
         return frontend
 
     async def close(self) -> None:
+        await close_alarms(self.services)
         await _maybe(self.services.market, "close")
         await self.services.db.dispose()
 

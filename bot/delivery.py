@@ -24,10 +24,10 @@ Guarantees (the README's "Delivery" section says the same to operators):
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import dataclasses
 import os
 import socket
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -36,12 +36,15 @@ from typing import Protocol
 import structlog
 
 from handlers.context import Services
-from handlers.notify import render_notification
+from handlers.notify import late_chart, render_notification
 from handlers.reply import Reply
 from storage import outbox
 from storage.outbox import Claimed
 
 log = structlog.get_logger(__name__)
+
+IMAGE_CACHE = 16  # notifications whose picture bytes a worker keeps in memory
+FILE_IDS_KEPT = 10_000  # uploaded file ids a worker remembers (also in the database)
 
 
 class SendError(Exception):
@@ -103,8 +106,9 @@ class DeliveryStats:
 
 
 class DeliveryWorker:
-    """Run with `await worker.run(stop)`: it polls the outbox every `poll_seconds`
-    while nothing is due, and goes straight on while there is."""
+    """Run with `await worker.run(stop)`: it goes straight on while rows are due;
+    when none are, it sleeps until this process queues some (woken at once) or
+    `poll_seconds` pass."""
 
     def __init__(
         self,
@@ -130,6 +134,9 @@ class DeliveryWorker:
         self.backoff_seconds = backoff_seconds
         self.stats = DeliveryStats()
         self._file_ids: dict[tuple[int, str], str] = {}
+        self._images: OrderedDict[int, bytes | None] = OrderedDict()
+        self._late_charts: dict[int, str | None] = {}  # notification → its chart's name
+        self._chart_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._upload_locks: dict[tuple[int, str], asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -143,9 +150,20 @@ class DeliveryWorker:
                 handled = 0
             if handled:
                 continue  # there may be more right away
-            with contextlib.suppress(TimeoutError):  # nothing due: poll again shortly
-                await asyncio.wait_for(stop.wait(), self.poll_seconds)
+            await self._idle(stop)
         log.info("delivery_stopped", worker=self.worker_id)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Nothing due: wait until this process queues rows (the database's outbox
+        bell), `stop`, or `poll_seconds` (rows queued by other processes, retries
+        coming due)."""
+        bell = asyncio.ensure_future(self.services.db.outbox_bell.wait(self.poll_seconds))
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait((bell, stopping), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (bell, stopping):
+                waiter.cancel()
 
     async def run_once(self) -> int:
         """Claim one batch and deliver it; returns how many rows were handled."""
@@ -188,10 +206,12 @@ class DeliveryWorker:
             log.exception("notification_render_failed", outbox_id=row.id, kind=row.kind)
             await self._record_failed(row, f"render: {error!r}")
             return False
+        wanted = None if row.has_image else late_chart(row.payload)
+        if wanted is not None:
+            row = await self._late_chart(row, wanted)
         key = (row.notification_id, row.platform)
         try:
-            reuses = getattr(sender, "reuses_files", True)  # Discord re-attaches each time
-            if row.image is not None and reuses and key not in self._file_ids:
+            if row.has_image and self._reuses(sender) and self._file_id(row, key) is None:
                 # The first send of an image uploads it; the others wait for its id.
                 async with self._upload_locks[key]:
                     sent = await self._send(sender, row, reply, key)
@@ -222,7 +242,7 @@ class DeliveryWorker:
             return False
         async with self.services.db.session() as session:
             recorded = await outbox.mark_sent(session, row.id, self.worker_id, sent.message_id)
-            if sent.file_id and row.image is not None:
+            if sent.file_id and row.has_image:
                 await outbox.remember_file_id(
                     session, row.notification_id, row.platform, sent.file_id
                 )
@@ -233,20 +253,64 @@ class DeliveryWorker:
         self.stats.sent += 1
         return True
 
+    @staticmethod
+    def _reuses(sender: Sender) -> bool:
+        return getattr(sender, "reuses_files", True)  # Discord re-attaches each time
+
+    def _file_id(self, row: Claimed, key: tuple[int, str]) -> str | None:
+        return self._file_ids.get(key) or row.file_ids.get(row.platform)
+
     async def _send(self, sender: Sender, row: Claimed, reply: Reply, key: tuple[int, str]) -> Sent:
-        file_id = self._file_ids.get(key) or row.file_ids.get(row.platform)
+        file_id = self._file_id(row, key) if self._reuses(sender) else None
+        image = await self._image(row.notification_id) if row.has_image and not file_id else None
         message = Outgoing(
             row.chat_external_id,
             row.chat_kind,
             reply,
-            image=row.image,
+            image=image,
             image_name=row.image_name,
             file_id=file_id,
         )
         sent = await sender.send(message)
         if sent.file_id:
-            self._file_ids.setdefault(key, sent.file_id)
+            _bounded(self._file_ids)[key] = sent.file_id
+            self._upload_locks.pop(key, None)  # later sends use the id, not the lock
         return sent
+
+    async def _late_chart(self, row: Claimed, wanted: tuple[str, str]) -> Claimed:
+        """Draw the chart a notification was queued without (once per process: the
+        other recipients wait for it), store it with the notification and send the
+        row with it; without it if it cannot be drawn."""
+        notification_id = row.notification_id
+        async with self._chart_locks[notification_id]:
+            if notification_id not in self._late_charts:
+                chart = await self.services.charts.notification_chart(*wanted)
+                if chart is not None:
+                    async with self.services.db.session() as session:
+                        await outbox.attach_image(session, notification_id, *chart)
+                    self._keep_image(notification_id, chart[0])
+                _bounded(self._late_charts)[notification_id] = chart[1] if chart else None
+        self._chart_locks.pop(notification_id, None)
+        name = self._late_charts.get(notification_id)
+        if name is None:
+            return row
+        return dataclasses.replace(row, has_image=True, image_name=name)
+
+    def _keep_image(self, notification_id: int, png: bytes | None) -> None:
+        self._images[notification_id] = png
+        if len(self._images) > IMAGE_CACHE:
+            self._images.popitem(last=False)
+
+    async def _image(self, notification_id: int) -> bytes | None:
+        """The picture's bytes, read once per notification while it is recent (a
+        platform that re-attaches it to every message needs them every time)."""
+        if notification_id in self._images:
+            self._images.move_to_end(notification_id)
+            return self._images[notification_id]
+        async with self.services.db.session() as session:
+            png = await outbox.image(session, notification_id)
+        self._keep_image(notification_id, png)
+        return png
 
     async def _record_retry(
         self, row: Claimed, seconds: float, error: str, refund: bool = False
@@ -261,3 +325,11 @@ class DeliveryWorker:
         log.warning("delivery_failed", outbox_id=row.id, chat=row.chat_id, error=error)
         async with self.services.db.session() as session:
             await outbox.mark_failed(session, row.id, self.worker_id, error)
+
+
+def _bounded[K, V](table: dict[K, V]) -> dict[K, V]:
+    """`table`, its oldest half dropped once it holds `FILE_IDS_KEPT` entries."""
+    if len(table) >= FILE_IDS_KEPT:
+        for old in list(table)[: FILE_IDS_KEPT // 2]:
+            del table[old]
+    return table

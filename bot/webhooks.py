@@ -1,27 +1,58 @@
 """Routes of the embedded web server besides Telegram's: the TradingView webhook
-and the health checks. Each handler answers at once; sending happens later,
-through the outbox."""
+and the health checks. The webhook answers once the alert is stored (its batch
+committed, see `handlers.tradingview_intake`); sending happens later, through
+the outbox."""
 
 from __future__ import annotations
 
 import hmac
+import uuid
 
 import structlog
 from aiohttp import web
 from sqlalchemy import text
 
 from handlers.context import Services
-from handlers.tradingview import AlertError, accept, parse_body, to_alert
+from handlers.group_commit import WriterClosed
+from handlers.tradingview import AlertError, parse_body, to_alert
+from handlers.tradingview_intake import Intake, Unconfirmed
 
 log = structlog.get_logger(__name__)
 
 TRADINGVIEW_PATH = "/webhook/tradingview"
+TRADINGVIEW_INTAKE = web.AppKey("tradingview_intake", Intake)
+# TradingView gives up on a webhook after 3 s; an alert not confirmed by then is
+# answered 503 (never 200 before its commit).
+CONFIRM_TIMEOUT = 2.5
 
 
-def add_tradingview_route(app: web.Application, services: Services, secret: str) -> None:
+def add_tradingview_route(
+    app: web.Application,
+    services: Services,
+    secret: str,
+    *,
+    timeout: float = CONFIRM_TIMEOUT,
+    max_batch: int = 500,
+) -> Intake:
     """`POST /webhook/tradingview`: 400 unreadable or incomplete, 401 wrong or
     missing secret (`passphrase` in the body or `?token=`), 422 unknown market,
-    200 accepted (also for a repeat, which changes nothing)."""
+    all answered at once without the database; 200 accepted once the alert's
+    batch committed (also for a repeat, which changes nothing); 500 when storing
+    it failed (with an error id that is in the log); 503 when the commit was not
+    confirmed within `timeout` seconds or the server is stopping (the alert may
+    still be stored: repeating it is safe, a repeat is never stored twice).
+
+    Alerts are stored by the returned `Intake`'s single writer (group commit, up
+    to `max_batch` per transaction); it starts with the first alert and is
+    drained and stopped when `app` cleans up (after the requests being answered
+    have finished), so an accepted alert is never lost at shutdown."""
+    intake = Intake(services, max_batch=max_batch)
+    app[TRADINGVIEW_INTAKE] = intake
+
+    async def close_intake(_: web.Application) -> None:
+        await intake.close()
+
+    app.on_cleanup.append(close_intake)
 
     async def tradingview(request: web.Request) -> web.Response:
         try:
@@ -34,12 +65,20 @@ def add_tradingview_route(app: web.Application, services: Services, secret: str)
             return _json(401, "wrong or missing secret")
         try:
             alert = to_alert(fields, services.clock.now_ms())
+            checked = await intake.check(alert)  # the market, no database
+            accepted = await intake.store(checked, timeout)  # once its batch committed
         except AlertError as error:
             return _json(error.status, str(error))
-        try:
-            accepted = await accept(services, alert)
-        except AlertError as error:
-            return _json(error.status, str(error))
+        except Unconfirmed as error:
+            log.warning("tradingview_unconfirmed", key=checked.key, timeout=timeout)
+            message = f"{error}; it may still be stored: sending the alert again is safe"
+            return _json(503, message, retry=True)
+        except WriterClosed:
+            return _json(503, "the server is stopping: sending the alert again is safe", retry=True)
+        except Exception:
+            error_id = uuid.uuid4().hex[:12]
+            log.exception("tradingview_alert_failed", error_id=error_id)
+            return _json(500, f"internal error {error_id}")
         log.info(
             "tradingview_alert",
             symbol=alert.symbol,
@@ -58,6 +97,7 @@ def add_tradingview_route(app: web.Application, services: Services, secret: str)
         )
 
     app.router.add_post(TRADINGVIEW_PATH, tradingview)
+    return intake
 
 
 def add_health_routes(app: web.Application, services: Services) -> None:
@@ -87,5 +127,6 @@ def add_health_routes(app: web.Application, services: Services) -> None:
     app.router.add_get("/health/ready", ready)
 
 
-def _json(status: int, message: str) -> web.Response:
-    return web.json_response({"ok": False, "error": message}, status=status)
+def _json(status: int, message: str, *, retry: bool = False) -> web.Response:
+    headers = {"Retry-After": "1"} if retry else None
+    return web.json_response({"ok": False, "error": message}, status=status, headers=headers)

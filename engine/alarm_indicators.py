@@ -41,6 +41,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from engine.market.timeframes import duration_ms
+from engine.market.types import Candles
 from engine.strategies.base import Features, as_features
 
 INDICATOR_NAMES: tuple[str, ...] = (
@@ -176,3 +178,27 @@ def indicator_fires(
     if direction == "below":
         return value <= level
     raise ValueError(f"direction must be 'above' or 'below'; got {direction!r}")
+
+
+STALE_CANDLES = 2  # an indicator alarm waits when the newest candle is older
+
+
+def indicator_candles(label: str) -> int:
+    """Closed candles read to evaluate `label`: enough warm-up for its period
+    (recursive averages converge over a few periods)."""
+    period = parse_indicator(label).period or 35  # macd 26 + 9, bb 20
+    return max(300, 4 * period + 50)
+
+
+def candles_stale(candles: Candles) -> bool:
+    """Too old to act on: the feed says so, or the newest closed candle is more
+    than `STALE_CANDLES` candles old (a replayed series that ended earlier)."""
+    last = candles.last_close_ms
+    too_old = STALE_CANDLES * duration_ms(candles.timeframe)
+    return candles.stale or last is None or candles.as_of_ms - last > too_old
+
+
+def indicator_values(frame: pd.DataFrame, labels: set[str]) -> dict[str, float | None]:
+    """The latest value of each indicator `labels` names, over closed candles."""
+    features = Features(frame)  # one memoised set for every indicator of the market
+    return {label: latest_value(parse_indicator(label), features) for label in labels}

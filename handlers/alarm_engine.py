@@ -4,7 +4,8 @@ indicator alarms by market and timeframe), loaded from storage on first use, kep
 in step by the handlers (`track`, `forget`) and, every `RESYNC_SECONDS`, with the
 alarms other processes created. A tick (live stream, or `poll` of the replay each
 second) is matched in memory; each alarm it fires leaves the book, gets a chart
-(a failed chart only costs the picture), then one transaction: the conditional
+(`handlers.alarm_charts`: rendered ahead for tick-driven alarms; a failed chart
+only costs the picture), then one transaction: the conditional
 UPDATE `storage.alarms.fire` (one process wins) and only then the notification
 ``alarm:ID`` with its outbox row. A failed transaction puts the alarm back.
 Indicator alarms are evaluated at candle closes. Stale data fires nothing.
@@ -15,14 +16,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, cast
 
-import pandas as pd
 import structlog
 
-from engine.alarm_indicators import indicator_fires, latest_value, parse_indicator
+from engine.alarm_indicators import (
+    candles_stale,
+    indicator_candles,
+    indicator_fires,
+    indicator_values,
+)
 from engine.alarms import (
     AlarmBook,
     AlarmKind,
@@ -31,9 +36,9 @@ from engine.alarms import (
 from engine.change_alarms import ChangeAlarm, ChangeWatch
 from engine.market.clock import to_datetime
 from engine.market.timeframes import duration_ms
-from engine.market.types import Candles, MarketError
-from engine.strategies.base import Features
-from handlers.alarm_text import PRICE_KINDS, AlarmView, alarm_card, chart_timeframe
+from engine.market.types import MarketError
+from handlers.alarm_charts import chart_key, firing_charts, warm, warms
+from handlers.alarm_text import PRICE_KINDS, AlarmView, alarm_card
 from handlers.context import Services
 from handlers.notify import register_renderer
 from storage import alarms as alarm_store
@@ -46,8 +51,6 @@ log = structlog.get_logger(__name__)
 
 STATE_KEY = "alarms"
 RESYNC_SECONDS = 60.0
-STALE_CANDLES = 2
-PRICE_LEVEL_INDICATORS = ("ema", "sma")  # their values are prices: drawn on the chart
 
 Direction = Literal["above", "below"]
 
@@ -65,29 +68,9 @@ class Firing:
     value: float | None = None
 
 
-def indicator_candles(label: str) -> int:
-    """Closed candles read to evaluate `label`: enough warm-up for its period
-    (recursive averages converge over a few periods)."""
-    period = parse_indicator(label).period or 35  # macd 26 + 9, bb 20
-    return max(300, 4 * period + 50)
-
-
-def candles_stale(candles: Candles) -> bool:
-    """Too old to act on: the feed says so, or the newest closed candle is more
-    than `STALE_CANDLES` candles old (a replayed series that ended earlier)."""
-    last = candles.last_close_ms
-    too_old = STALE_CANDLES * duration_ms(candles.timeframe)
-    return candles.stale or last is None or candles.as_of_ms - last > too_old
-
-
 def _price_alarm(view: AlarmView) -> PriceAlarm:
     kind = cast(AlarmKind, view.kind)
     return PriceAlarm(view.id, view.symbol, kind, view.level, view.reference)
-
-
-def _indicator_values(frame: pd.DataFrame, labels: set[str]) -> dict[str, float | None]:
-    features = Features(frame)  # one memoised set for every indicator of the market
-    return {label: latest_value(parse_indicator(label), features) for label in labels}
 
 
 class AlarmService:
@@ -99,7 +82,8 @@ class AlarmService:
         self.indicators: dict[tuple[str, str], dict[int, AlarmView]] = {}
         self._tick_symbols: Counter[str] = Counter()  # symbols of price and change alarms
         self._in_flight: set[int] = set()  # firings being recorded
-        self._tasks: set[asyncio.Task[int]] = set()
+        self._tasks: set[asyncio.Task[int]] = set()  # firings recorded in the background
+        self._warming: set[asyncio.Task[int]] = set()  # charts rendered ahead
         self._synced_at = time.monotonic()
 
     @property
@@ -121,6 +105,7 @@ class AlarmService:
                 self._arm(view)
             self._count(view, +1)
         self._synced_at = time.monotonic()
+        self._warm(views)
         log.info("alarms_loaded", count=len(views))
         return len(views)
 
@@ -146,6 +131,7 @@ class AlarmService:
         self.known[view.id] = view
         self._arm(view)
         self._count(view, +1)
+        self._warm([view])
 
     def forget(self, alarm_id: int) -> bool:
         """Stop running `alarm_id` (deleted, fired, or not active any more)."""
@@ -245,7 +231,9 @@ class AlarmService:
     # -- closed candles -------------------------------------------------------------------
 
     async def on_candle_close(self, timeframe: str) -> int:
-        """Evaluate the indicator alarms of `timeframe` on its closed candles."""
+        """Evaluate the indicator alarms of `timeframe` on its closed candles (and
+        render ahead the new charts of the tick-driven alarms that use it)."""
+        self._warm(v for v in self.known.values() if chart_key(v)[1] == timeframe)
         firings: list[Firing] = []
         due = [(s, group) for (s, tf), group in self.indicators.items() if tf == timeframe]
         for symbol, group in due:
@@ -262,7 +250,7 @@ class AlarmService:
             if candles_stale(candles):
                 log.info("alarms_paused_stale", symbol=symbol, timeframe=timeframe)
                 continue
-            values = await asyncio.to_thread(_indicator_values, candles.frame, labels)
+            values = await asyncio.to_thread(indicator_values, candles.frame, labels)
             close = float(candles.frame["close"].iloc[-1])
             time_ms = candles.last_close_ms or candles.as_of_ms
             for view in views:
@@ -279,12 +267,12 @@ class AlarmService:
         ids = [f.view.id for f in firings]
         self._in_flight.update(ids)
         try:
-            charts = await self._charts(firings)
+            charts = await firing_charts(self.services.charts, (f.view for f in firings))
             recorded = 0
             for firing in firings:
                 view = firing.view
                 try:
-                    won = await self._commit(firing, charts.get(self._chart_key(view)))
+                    won = await self._commit(firing, charts.get(chart_key(view)))
                 except Exception:
                     log.exception("alarm_fire_failed", alarm=view.id, symbol=view.symbol)
                     self._rearm(view)
@@ -332,40 +320,30 @@ class AlarmService:
         else:
             self._arm(view)
 
-    @staticmethod
-    def _chart_key(view: AlarmView) -> tuple[str, str]:
-        return view.symbol, chart_timeframe(view)
-
-    async def _charts(self, firings: list[Firing]) -> dict[tuple[str, str], tuple[bytes, str]]:
-        """One chart per (symbol, timeframe) of this batch, with the price levels
-        that fired drawn; before any transaction, and never fatal."""
-        levels: dict[tuple[str, str], set[float]] = {}
-        for firing in firings:
-            view = firing.view
-            drawn = levels.setdefault(self._chart_key(view), set())
-            indicator = (view.indicator or "").split("(")[0]
-            if view.kind in PRICE_KINDS or indicator in PRICE_LEVEL_INDICATORS:
-                drawn.add(view.level)
-        charts: dict[tuple[str, str], tuple[bytes, str]] = {}
-        for (symbol, timeframe), drawn in levels.items():
-            chart = await self.services.charts.notification_chart(
-                symbol, timeframe, tuple(sorted(drawn))
-            )
-            if chart is not None:
-                charts[(symbol, timeframe)] = chart
-        return charts
-
     # -- background work ------------------------------------------------------------------
 
-    def _spawn(self, work: Awaitable[int]) -> None:
+    def _spawn(self, work: Awaitable[int], tasks: set[asyncio.Task[int]] | None = None) -> None:
         task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        group = self._tasks if tasks is None else tasks
+        group.add(task)
+        task.add_done_callback(group.discard)
+
+    def _warm(self, views: Iterable[AlarmView]) -> None:
+        keys = {chart_key(view) for view in views if warms(view)}
+        if keys:
+            self._spawn(warm(self.services.charts, keys), self._warming)
 
     async def drain(self) -> None:
         """Wait for the firings being recorded in the background."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        """At shutdown: stop rendering ahead, finish recording what fired."""
+        for task in list(self._warming):
+            task.cancel()
+        await asyncio.gather(*list(self._warming), return_exceptions=True)
+        await self.drain()
 
 
 # -- entry points for the handlers and the scheduler ---------------------------------------
@@ -404,3 +382,10 @@ async def at_candle_close(services: Services, timeframe: str) -> int:
     if service.resync_due():
         await service.resync()
     return await service.on_candle_close(timeframe)
+
+
+async def close_alarms(services: Services) -> None:
+    """Shut this process's alarm service down, if it was started."""
+    service = services.job_state.get(STATE_KEY)
+    if isinstance(service, AlarmService):
+        await service.close()

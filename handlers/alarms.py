@@ -16,9 +16,16 @@ import asyncio
 from dataclasses import dataclass
 from decimal import Decimal
 
-from engine.alarm_indicators import INDICATOR_NAMES, IndicatorSpec, latest_value, parse_indicator
+from engine.alarm_indicators import (
+    INDICATOR_NAMES,
+    IndicatorSpec,
+    candles_stale,
+    indicator_candles,
+    latest_value,
+    parse_indicator,
+)
 from engine.market.timeframes import DEFAULT_TIMEFRAME
-from handlers.alarm_engine import alarm_service, candles_stale, indicator_candles
+from handlers.alarm_engine import alarm_service
 from handlers.alarm_text import PRICE_KINDS, AlarmView, alarm_line, describe, indicator_number
 from handlers.args import ChoiceArg, NumberArg, PercentArg, TextArg, TimeframeArg, shorten
 from handlers.context import Context

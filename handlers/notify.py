@@ -20,6 +20,25 @@ RENDERERS: dict[str, Renderer] = {
 }
 
 
+# Payload key: [symbol, timeframe] of the market chart a notification should carry
+# but that was not drawn when it was queued (a webhook answers before any chart
+# could be drawn). The delivery worker renders it before the first send, stores
+# it with the notification and uploads it once, like any other picture.
+LATE_CHART = "late_chart"
+
+
+def with_late_chart(payload: dict[str, Any], symbol: str, timeframe: str) -> dict[str, Any]:
+    return {**payload, LATE_CHART: [symbol, timeframe]}
+
+
+def late_chart(payload: dict[str, Any]) -> tuple[str, str] | None:
+    """The chart a notification asks the worker to draw, if any."""
+    wanted = payload.get(LATE_CHART)
+    if isinstance(wanted, list) and len(wanted) == 2 and all(isinstance(w, str) for w in wanted):
+        return wanted[0], wanted[1]
+    return None
+
+
 def register_renderer(kind: str, renderer: Renderer) -> None:
     """Areas that queue their own kinds (alarms, webhooks) register them here."""
     RENDERERS[kind] = renderer

@@ -1,6 +1,6 @@
 """TradingView alerts arriving by webhook: parsed, checked, stored as a signal
 and queued for every chat following that market (platform-neutral; the HTTP
-route is in `bot/web_routes.py`).
+route is in `bot/webhooks.py`, the batch storage in `handlers/tradingview_store.py`).
 
 Accepted bodies (TradingView sends the alert message as typed by the user):
 
@@ -22,6 +22,11 @@ alert's timestamp; it is stored with strategy ``tv:<strategy>`` (or
 ``tradingview``) so it never collides with PulseWave's own strategies, and it is
 delivered to chats following the market with strategy ``all``, ``tradingview``
 or the alert's own strategy name.
+
+**Group commit**: the route checks an alert (`parse_body`, `to_alert`, then
+`check`, all without the database) and hands it to its process's `Intake`
+(`handlers/tradingview_intake.py`), whose single writer task stores everything
+queued meanwhile in one transaction; the answer comes after that commit.
 """
 
 from __future__ import annotations
@@ -38,11 +43,18 @@ from engine.market.symbols import normalize_symbol
 from engine.market.timeframes import bucket_start, normalize_timeframe
 from engine.strategies.base import Signal
 from handlers.context import Services
-from handlers.signal_text import SignalView
-from storage import follows as follow_store
-from storage import outbox
-from storage import signals as signal_store
-from storage.models import Notification
+from handlers.tradingview_store import Accepted, Checked, store_alerts
+
+__all__ = [
+    "Accepted",
+    "Alert",
+    "AlertError",
+    "Checked",
+    "accept",
+    "check",
+    "parse_body",
+    "to_alert",
+]
 
 TV_INTERVALS = {
     "1": "1m",
@@ -190,25 +202,22 @@ def to_alert(fields: dict[str, Any], now_ms: int) -> Alert:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Accepted:
-    signal_id: int | None  # None when this alert was already processed
-    recipients: int
-
-
-async def accept(services: Services, alert: Alert) -> Accepted:
-    """Check the market, store the alert as a signal and queue it for followers, in
-    one transaction; a repeat of an alert already processed changes nothing."""
-    if alert.symbol not in await services.market.symbols():
+async def check(services: Services, alert: Alert, symbols: frozenset[str] | None = None) -> Checked:
+    """Check the alert against the market (`symbols`: the market's symbols when the
+    caller has them at hand) and build its signal; `AlertError` (422, or 400 for a
+    stop and target on the wrong sides) when wrong. No database access; the
+    market is asked only for its symbols and, when the alert has no price, a ticker."""
+    if symbols is None:
+        symbols = frozenset(await services.market.symbols())
+    if alert.symbol not in symbols:
         raise AlertError(422, f"unknown symbol {alert.symbol}")
     if alert.timeframe not in services.config.timeframes:
         raise AlertError(422, f"timeframe {alert.timeframe} is not enabled")
     price = alert.price
     if price is None:
         price = (await services.market.ticker(alert.symbol)).last
-    candle = bucket_start(alert.timestamp_ms, alert.timeframe)
-    sides_ok = alert.stop is not None and alert.target is not None
-    if sides_ok:
+    tracked = alert.stop is not None and alert.target is not None
+    if tracked:
         below, above = (
             (alert.stop, alert.target) if alert.side == "buy" else (alert.target, alert.stop)
         )
@@ -219,7 +228,7 @@ async def accept(services: Services, alert: Alert) -> Accepted:
         alert.timeframe,
         alert.stored_strategy,
         alert.side,  # type: ignore[arg-type]
-        candle,
+        bucket_start(alert.timestamp_ms, alert.timeframe),
         price,
         alert.stop,  # type: ignore[arg-type]
         alert.target,  # type: ignore[arg-type]
@@ -227,23 +236,12 @@ async def accept(services: Services, alert: Alert) -> Accepted:
         "",
         {"source": "tradingview", "alert_strategy": alert.strategy},
     )
-    async with services.db.session() as session:
-        notification_id = await outbox.create_notification(session, alert.key(), "signal", {})
-        if notification_id is None:
-            return Accepted(None, 0)  # the same alert again: processed once
-        new = await signal_store.record_signals(session, [signal], "tradingview")
-        signal_id = new[0].id if new else None
-        view = SignalView.of_signal(
-            signal_id or 0,
-            signal,
-            status="open" if sides_ok else "untracked",
-            source="tradingview",
-        )
-        notification = await session.get(Notification, notification_id)
-        assert notification is not None
-        notification.payload = view.payload()
-        chats = await follow_store.followers(
-            session, alert.symbol, alert.timeframe, ("tradingview", alert.strategy)
-        )
-        recipients = await outbox.enqueue(session, notification_id, chats)
-    return Accepted(signal_id, recipients)
+    return Checked(alert.key(), signal, alert.strategy, tracked)
+
+
+async def accept(services: Services, alert: Alert) -> Accepted:
+    """Check the market, store the alert as a signal and queue it for followers, in
+    a transaction of its own; a repeat of an alert already processed changes
+    nothing. (The webhook goes through `Intake`, which batches concurrent alerts.)"""
+    (accepted,) = await store_alerts(services.db, [await check(services, alert)])
+    return accepted

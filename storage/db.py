@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,6 +25,31 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+class Bell:
+    """Wakes whoever waits for rows that a transaction of this process committed
+    (the delivery worker waits on `Database.outbox_bell`). A ring while nobody
+    waits is kept, so the next wait returns at once; nothing is lost between a
+    check and a wait. Other processes' commits are found by polling."""
+
+    def __init__(self) -> None:
+        self._rung = asyncio.Event()
+
+    def ring(self) -> None:
+        self._rung.set()
+
+    async def wait(self, timeout: float) -> bool:  # noqa: ASYNC109 (a poll interval)
+        """True when rung within `timeout` seconds (or before the call)."""
+        try:
+            await asyncio.wait_for(self._rung.wait(), timeout)
+        except TimeoutError:
+            return False
+        self._rung.clear()  # no await since the wake-up: no ring is missed
+        return True
+
+
+OUTBOX_QUEUED = "outbox_queued"  # session.info flag: this transaction queued outbox rows
+
+
 class Database:
     """One database: `async with db.session() as s: …` commits on success, rolls back on error.
 
@@ -39,6 +65,7 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.outbox_bell = Bell()  # rung after a commit that queued outbox rows
 
     @property
     def is_sqlite(self) -> bool:
@@ -50,8 +77,11 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session, session.begin():
-            yield session
+        async with self._sessions() as session:
+            async with session.begin():
+                yield session
+            if session.info.pop(OUTBOX_QUEUED, False):  # committed: wake the worker
+                self.outbox_bell.ring()
 
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision (run at every start-up)."""

@@ -13,7 +13,8 @@ when the lease runs out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,10 +22,51 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.db import dialect_insert
+from storage.db import OUTBOX_QUEUED, dialect_insert
 from storage.models import Chat, Notification, OutboxMessage, utcnow
 
 ERROR_LENGTH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class NewNotification:
+    """An event to store (see `create_notifications`)."""
+
+    key: str  # names the event: the same key is stored once, ever
+    kind: str
+    payload: dict
+    image: bytes | None = None
+    image_name: str | None = None
+
+
+async def create_notifications(
+    session: AsyncSession, events: Sequence[NewNotification]
+) -> dict[str, int]:
+    """Store the events whose key is new (not stored earlier nor by another
+    process, first of a key in `events`); returns their ids by key. An event
+    missing from the answer was decided before: the caller must not fan it out."""
+    wanted = {event.key: event for event in reversed(events)}  # the first of a key wins
+    if not wanted:
+        return {}
+    now = utcnow()
+    rows = [
+        {
+            "key": key,
+            "kind": event.kind,
+            "payload": event.payload,
+            "image": event.image,
+            "image_name": event.image_name,
+            "file_ids": {},
+            "created_at": now,
+        }
+        for key, event in sorted(wanted.items())  # one lock order for every process
+    ]
+    statement = (
+        dialect_insert(session, Notification)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(Notification.key, Notification.id)
+    )
+    return {key: nid for key, nid in await session.execute(statement, rows)}
 
 
 async def create_notification(
@@ -37,45 +79,47 @@ async def create_notification(
 ) -> int | None:
     """Store the event named `key`; None when it already exists (decided earlier
     or by another process), so the caller must not fan it out again."""
-    statement = (
-        dialect_insert(session, Notification)
-        .values(
-            key=key,
-            kind=kind,
-            payload=payload,
-            image=image,
-            image_name=image_name,
-            file_ids={},
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(Notification.id)
+    created = await create_notifications(
+        session, [NewNotification(key, kind, payload, image, image_name)]
     )
-    return (await session.execute(statement)).scalar_one_or_none()
+    return created.get(key)
 
 
-async def enqueue(session: AsyncSession, notification_id: int, chat_ids: Iterable[int]) -> int:
-    """One pending row per chat (a chat listed twice gets one). Returns rows added."""
+async def enqueue_many(
+    session: AsyncSession, deliveries: Iterable[tuple[int, int]]
+) -> Counter[int]:
+    """One pending row per (notification id, chat id), in the order given (a
+    pair listed twice gets one). Returns the rows added per notification. Once
+    the transaction commits, `Database.outbox_bell` wakes this process's worker."""
+    now = utcnow()
     rows = [
         {
             "notification_id": notification_id,
             "chat_id": chat_id,
             "status": "pending",
             "attempts": 0,
-            "next_attempt_at": utcnow(),
-            "created_at": utcnow(),
+            "next_attempt_at": now,
+            "created_at": now,
         }
-        for chat_id in dict.fromkeys(chat_ids)
+        for notification_id, chat_id in dict.fromkeys(deliveries)
     ]
     if not rows:
-        return 0
+        return Counter()
     statement = (
         dialect_insert(session, OutboxMessage)
-        .values(rows)
         .on_conflict_do_nothing(index_elements=["notification_id", "chat_id"])
-        .returning(OutboxMessage.id)
+        .returning(OutboxMessage.notification_id)
     )
-    return len((await session.execute(statement)).all())
+    added = Counter(nid for (nid,) in await session.execute(statement, rows))
+    if added:
+        session.info[OUTBOX_QUEUED] = True
+    return added
+
+
+async def enqueue(session: AsyncSession, notification_id: int, chat_ids: Iterable[int]) -> int:
+    """One pending row per chat (a chat listed twice gets one). Returns rows added."""
+    added = await enqueue_many(session, ((notification_id, chat) for chat in chat_ids))
+    return added[notification_id]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +136,7 @@ class Claimed:
     notification_id: int
     kind: str
     payload: dict
-    image: bytes | None
+    has_image: bool  # the bytes are loaded only when needed: `image(...)`
     image_name: str | None
     file_ids: dict
 
@@ -144,8 +188,20 @@ async def claim(
     ids = list(claimed)
     if not ids:
         return []
+    # The notification's columns but not its image: a fan-out to 10,000 chats
+    # would otherwise read the same picture 10,000 times.
     rows = await session.execute(
-        select(OutboxMessage, Chat, Notification)
+        select(
+            OutboxMessage.id,
+            OutboxMessage.attempts,
+            Chat,
+            Notification.id,
+            Notification.kind,
+            Notification.payload,
+            Notification.image.is_not(None),
+            Notification.image_name,
+            Notification.file_ids,
+        )
         .join(Chat, Chat.id == OutboxMessage.chat_id)
         .join(Notification, Notification.id == OutboxMessage.notification_id)
         .where(OutboxMessage.id.in_(ids))
@@ -153,22 +209,38 @@ async def claim(
     )
     return [
         Claimed(
-            id=o.id,
-            attempts=o.attempts,
-            chat_id=c.id,
-            platform=c.platform,
-            chat_external_id=c.external_id,
-            chat_kind=c.kind,
-            chat_language=c.language,
-            notification_id=n.id,
-            kind=n.kind,
-            payload=dict(n.payload or {}),
-            image=n.image,
-            image_name=n.image_name,
-            file_ids=dict(n.file_ids or {}),
+            id=outbox_id,
+            attempts=attempts,
+            chat_id=chat.id,
+            platform=chat.platform,
+            chat_external_id=chat.external_id,
+            chat_kind=chat.kind,
+            chat_language=chat.language,
+            notification_id=notification_id,
+            kind=kind,
+            payload=dict(payload or {}),
+            has_image=bool(has_image),
+            image_name=image_name,
+            file_ids=dict(file_ids or {}),
         )
-        for o, c, n in rows
+        for (
+            outbox_id,
+            attempts,
+            chat,
+            notification_id,
+            kind,
+            payload,
+            has_image,
+            image_name,
+            file_ids,
+        ) in rows
     ]
+
+
+async def image(session: AsyncSession, notification_id: int) -> bytes | None:
+    """The notification's picture (PNG bytes), if it has one."""
+    query = select(Notification.image).where(Notification.id == notification_id)
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def mark_sent(
@@ -257,6 +329,19 @@ async def remember_file_id(
     notification = await session.get(Notification, notification_id)
     if notification is not None and platform not in (notification.file_ids or {}):
         notification.file_ids = {**(notification.file_ids or {}), platform: file_id}
+
+
+async def attach_image(
+    session: AsyncSession, notification_id: int, image: bytes, image_name: str
+) -> bool:
+    """Give a notification queued without its picture the one drawn since; False
+    if it already has one (another worker was first)."""
+    result = await session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.image.is_(None))
+        .values(image=image, image_name=image_name)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 async def queue_depth(session: AsyncSession) -> dict[str, int]:

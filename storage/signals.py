@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,49 +25,64 @@ class NewSignal:
     signal: Signal
 
 
+SIGNAL_UNIQUE = ("strategy", "symbol", "timeframe", "candle_open_ms")
+
+
+def unique_key(s: Signal) -> tuple[str, str, str, int]:
+    """What makes a signal the same signal (the table's unique key)."""
+    return (s.strategy, s.symbol, s.timeframe, s.candle_open_ms)
+
+
 async def record_signals(
     session: AsyncSession, signals: Iterable[Signal], source: str = "live"
 ) -> list[NewSignal]:
     """Store `signals`, skipping any already stored (same strategy, symbol,
-    timeframe and candle); returns only the new ones.
+    timeframe and candle); returns only the new ones, in the order given.
 
-    INSERT … ON CONFLICT DO NOTHING RETURNING: the database decides, so two
-    processes scanning the same candle store it once and only one of them gets
-    it back (and fans it out).
+    One INSERT … ON CONFLICT DO NOTHING RETURNING for all of them: the database
+    decides, so two processes scanning the same candle store it once and only
+    one of them gets it back (and fans it out). Rows go in in key order, so two
+    processes' transactions take the unique-index locks in the same order (no
+    deadlock on PostgreSQL).
     """
-    stored: list[NewSignal] = []
-    for s in signals:
-        untracked = s.stop is None or s.target is None
-        statement = (
-            dialect_insert(session, SignalRecord)
-            .values(
-                strategy=s.strategy,
-                symbol=s.symbol,
-                timeframe=s.timeframe,
-                candle_open_ms=s.candle_open_ms,
-                side=s.side,
-                entry=s.entry,
-                stop=s.stop,
-                target=s.target,
-                confidence=s.confidence,
-                regime=s.regime,
-                factors=dict(s.factors),
-                source=source,
-                status="untracked" if untracked else "open",
-                mfe_r=0.0,
-                mae_r=0.0,
-                candles_followed=0,
-                created_at=utcnow(),
-            )
-            .on_conflict_do_nothing(
-                index_elements=["strategy", "symbol", "timeframe", "candle_open_ms"]
-            )
-            .returning(SignalRecord.id)
-        )
-        new_id = (await session.execute(statement)).scalar_one_or_none()
-        if new_id is not None:
-            stored.append(NewSignal(new_id, s))
-    return stored
+    wanted: dict[tuple[str, str, str, int], Signal] = {}
+    for signal in signals:
+        wanted.setdefault(unique_key(signal), signal)  # the first of a key wins
+    if not wanted:
+        return []
+    now = utcnow()
+    rows = [_row(wanted[key], source, now) for key in sorted(wanted)]
+    statement = (
+        dialect_insert(session, SignalRecord)
+        .on_conflict_do_nothing(index_elements=list(SIGNAL_UNIQUE))
+        .returning(*(getattr(SignalRecord, c) for c in SIGNAL_UNIQUE), SignalRecord.id)
+    )
+    # One executemany: SQLAlchemy sends multi-row INSERTs ("insertmanyvalues").
+    stored = {tuple(row[:-1]): row[-1] for row in await session.execute(statement, rows)}
+    return [NewSignal(stored[key], signal) for key, signal in wanted.items() if key in stored]
+
+
+def _row(s: Signal, source: str, now: datetime) -> dict[str, object]:
+    untracked = s.stop is None or s.target is None
+    return {
+        "strategy": s.strategy,
+        "symbol": s.symbol,
+        "timeframe": s.timeframe,
+        "candle_open_ms": s.candle_open_ms,
+        "side": s.side,
+        "entry": s.entry,
+        "stop": s.stop,
+        "target": s.target,
+        "confidence": s.confidence,
+        "regime": s.regime,
+        "factors": dict(s.factors),
+        "source": source,
+        "status": "untracked" if untracked else "open",
+        "mfe_r": 0.0,
+        "mae_r": 0.0,
+        "candles_followed": 0,
+        "created_at": now,
+    }
 
 
 def to_signal(row: SignalRecord) -> Signal:

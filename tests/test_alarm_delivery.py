@@ -308,3 +308,22 @@ async def test_live_ticks_are_recorded_in_the_background(app: App) -> None:
     service.on_live_tick(SimpleNamespace(symbol="BTC/USDT", price=79_000.0, time_ms=T0 + 1))
     await service.drain()
     assert len(await rows(services, OutboxMessage)) == 1
+
+
+async def test_a_tick_alarm_finds_its_chart_rendered_ahead(app: App, monkeypatch) -> None:
+    """Arming a price alarm renders the market's chart in the background, so the
+    tick that fires it does not wait for matplotlib: the firing renders nothing."""
+    services = app.services
+    ctx = await context(services)
+    await set_alarm(ctx, "/alarm BTC above 90000")
+    service = await alarm_service(services)
+    await asyncio.gather(*service._warming)
+    ahead, _ = await services.charts.candle_chart("BTC/USDT", "1h")
+
+    def no_render(*args: object) -> bytes:
+        raise AssertionError("rendered while firing")
+
+    monkeypatch.setattr("handlers.charts.render_candles", no_render)
+    assert await service.on_tick("BTC/USDT", 90_010.0, T0 + 1_000) == 1
+    (notification,) = await rows(services, Notification)
+    assert notification.image == ahead.png

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from bot.app import App
 from bot.delivery import (
@@ -23,10 +23,12 @@ from bot.delivery import (
     TransientError,
 )
 from handlers.context import Services
+from handlers.notify import with_late_chart
 from storage import outbox
 from storage.accounts import touch_chat
-from storage.models import Chat, OutboxMessage
+from storage.models import Chat, Notification, OutboxMessage
 from tests.conftest import make_settings
+from tests.helpers import png_size
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 100
 
@@ -155,3 +157,77 @@ async def test_a_crash_mid_fan_out_resends_only_what_was_not_recorded(services):
     await second.run_until_idle()
     chats = [c for c, _ in platform.delivered]
     assert sorted(chats, key=int) == [str(n) for n in range(10)]  # each exactly once
+
+
+async def test_a_running_worker_is_woken_by_a_commit_that_queues_rows(services):
+    """No poll wait between queueing and sending: the commit rings the worker's
+    bell (a rolled-back transaction does not). The poll interval here is 60 s."""
+    platform = ScriptedPlatform()
+    worker = DeliveryWorker(services, [platform], poll_seconds=60)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    await asyncio.sleep(0.2)  # idle: waiting on the bell
+    with pytest.raises(RuntimeError):
+        async with services.db.session() as session:
+            chat = await touch_chat(session, "test", "r", kind="private")
+            nid = await outbox.create_notification(session, "rb", "broadcast", {"text": "no"})
+            await outbox.enqueue(session, nid, [chat.id])
+            raise RuntimeError("roll back")
+    assert not services.db.outbox_bell._rung.is_set()
+    delivered = asyncio.Event()
+    original = platform.send
+
+    async def send(message: Outgoing) -> Sent:
+        sent = await original(message)
+        delivered.set()
+        return sent
+
+    platform.send = send  # type: ignore[method-assign]
+    await queue(services, "e1", ["a"], "now")
+    await asyncio.wait_for(delivered.wait(), 5)  # woken, not polled (that takes 60 s)
+    stop.set()
+    await running
+    assert platform.delivered == [("a", "now")]
+
+
+async def test_a_chart_queued_for_later_is_drawn_once_and_uploaded_once(services):
+    """A notification queued without its picture (a webhook cannot wait for one)
+    gets it from the worker: drawn once, stored, uploaded once; a chart that
+    cannot be drawn costs the picture only."""
+    platform = ScriptedPlatform()
+    async with services.db.session() as session:
+        ids = [(await touch_chat(session, "test", c, kind="private")).id for c in "abc"]
+        later = with_late_chart({"text": "tv alert"}, "BTC/USDT", "1h")
+        await outbox.enqueue(
+            session, await outbox.create_notification(session, "n1", "broadcast", later), ids
+        )
+        broken = with_late_chart({"text": "no chart"}, "NOPE/USDT", "1h")
+        await outbox.enqueue(
+            session, await outbox.create_notification(session, "n2", "broadcast", broken), ids[:1]
+        )
+    await DeliveryWorker(services, [platform], concurrency=3).run_until_idle()
+    assert (platform.uploads, platform.by_file_id) == (1, 2)
+    assert sorted(platform.delivered) == [
+        ("a", "no chart"),
+        ("a", "tv alert"),
+        ("b", "tv alert"),
+        ("c", "tv alert"),
+    ]
+    async with services.db.session() as session:
+        drawn = await session.scalar(select(Notification).where(Notification.key == "n1"))
+        missing = await session.scalar(select(Notification).where(Notification.key == "n2"))
+    assert png_size(drawn.image) == (1200, 800) and missing.image is None
+
+
+async def test_a_fan_out_beyond_one_statements_parameters_is_queued(services):
+    """6,000 recipients are 36,000 values: more than PostgreSQL's 32,767 bind
+    parameters per statement (and SQLite's limit), so the rows go in batches."""
+    numbers = [str(n) for n in range(6_000)]
+    rows = [{"platform": "test", "external_id": n, "kind": "private"} for n in numbers]
+    async with services.db.session() as session:
+        for start in range(0, len(rows), 1000):
+            await session.execute(insert(Chat).values(rows[start : start + 1000]))
+        ids = list((await session.execute(select(Chat.id))).scalars())
+        nid = await outbox.create_notification(session, "big", "broadcast", {"text": "x"})
+        assert await outbox.enqueue(session, nid, ids + ids[:10]) == 6_000
+    assert await statuses(services) == {n: "pending" for n in range(1, 6_001)}

@@ -1,11 +1,15 @@
 """TradingView webhooks through a real HTTP client against the real route, on
-both databases: authentication, validation, once-only processing, fan-out."""
+both databases: authentication, validation, once-only processing, fan-out, and
+the group commit behind it (batches, repeats within a batch, a failed batch
+retried one by one, shutdown, the confirmation timeout)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -16,9 +20,14 @@ from sqlalchemy import func, select
 
 from bot.app import App
 from bot.webhooks import TRADINGVIEW_PATH, add_health_routes, add_tradingview_route
+from handlers import tradingview, tradingview_intake
+from handlers.context import Services
+from handlers.group_commit import GroupCommit, WriterClosed
+from handlers.notify import late_chart
 from handlers.session import PlatformChat, PlatformUser, open_context
+from handlers.tradingview_store import Accepted, Checked
 from storage import follows
-from storage.models import OutboxMessage, SignalRecord
+from storage.models import Notification, OutboxMessage, SignalRecord
 from tests.conftest import make_settings
 
 SECRET = "s3cret-passphrase"
@@ -35,17 +44,32 @@ ALERT = {
 
 
 @pytest.fixture
-async def web_app(tmp_path: Path, database_url: str, database) -> AsyncIterator[tuple]:
+async def tv_services(tmp_path: Path, database_url: str, database) -> AsyncIterator[Services]:
     application = await App.create(make_settings(tmp_path, database_url=database_url))
+    yield application.services
+    await application.close()
+
+
+@asynccontextmanager
+async def serve(services: Services, **options) -> AsyncIterator[tuple]:
+    """The webhook and health routes on a real server: (client, intake, server)."""
     routes = web.Application()
-    add_tradingview_route(routes, application.services, SECRET)
-    add_health_routes(routes, application.services)
+    intake = add_tradingview_route(routes, services, SECRET, **options)
+    add_health_routes(routes, services)
     server = TestServer(routes, host="127.0.0.1")
     await server.start_server()
-    async with aiohttp.ClientSession(base_url=str(server.make_url(""))) as client:
-        yield application.services, client
-    await server.close()
-    await application.close()
+    connector = aiohttp.TCPConnector(limit=0)  # every request at once, none queued here
+    try:
+        async with aiohttp.ClientSession(str(server.make_url("")), connector=connector) as client:
+            yield client, intake, server
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def web_app(tv_services) -> AsyncIterator[tuple]:
+    async with serve(tv_services) as (client, _, _):
+        yield tv_services, client
 
 
 async def follow(services, chat: str, *args: str) -> int:
@@ -80,6 +104,10 @@ async def test_an_alert_becomes_a_signal_for_its_followers_once(web_app):
     async with services.db.session() as session:
         signal = (await session.execute(select(SignalRecord))).scalar_one()
         rows = list((await session.execute(select(OutboxMessage))).scalars())
+        notification = (await session.execute(select(Notification))).scalar_one()
+    # No chart yet (the answer does not wait for one): the delivery worker draws it.
+    assert notification.image is None
+    assert late_chart(notification.payload) == ("BTC/USDT", "1h")
     assert (signal.strategy, signal.side, signal.entry, signal.stop, signal.target) == (
         "tv:my-rsi", "buy", 84000.0, 82000.0, 90000.0
     )  # fmt: skip
@@ -148,3 +176,183 @@ async def test_health(web_app):
         assert response.status == 200
     async with client.get("/health/ready") as response:
         assert response.status == 200 and (await response.json())["problems"] == []
+
+
+# --- the group commit behind the route ---
+
+
+def alert_n(n: int, **changes) -> dict:
+    """Distinct alerts: one per hour going back from ALERT's candle."""
+    return {
+        **ALERT,
+        "timestamp": 1740777300 - 3600 * n,  # epoch seconds
+        "price": 84000 + n,
+        "parameters": {},
+        **changes,
+    }
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached in 5 s")
+
+
+class Gate:
+    """Stands in for `store_alerts` behind the writer: records each batch's alert
+    strategies, holds writes while closed, and fails any write holding an alert
+    of strategy ``poison`` (a storage error for that alert only)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.store = tradingview_intake.store_alerts
+        self.opened = asyncio.Event()
+        self.opened.set()
+        self.batches: list[list[str]] = []
+        monkeypatch.setattr(tradingview_intake, "store_alerts", self)
+
+    async def __call__(self, db, alerts: Sequence[Checked]) -> list[Accepted]:
+        self.batches.append([a.alert_strategy for a in alerts])
+        await self.opened.wait()
+        if any(a.alert_strategy == "poison" for a in alerts):
+            raise RuntimeError("disk full")
+        return await self.store(db, alerts)
+
+    async def plug(self, client, intake) -> asyncio.Task:
+        """Close the gate and occupy the writer with one alert, so that the
+        alerts posted next wait together for the next batch."""
+        self.opened.clear()
+        task = asyncio.create_task(post(client, alert_n(99, strategy="plug")))
+        await until(lambda: len(self.batches) == 1)
+        return task
+
+    @staticmethod
+    async def queue(client, intake, *bodies: dict) -> list[asyncio.Task]:
+        """Post `bodies`, each queued for the writer before the next is sent (so
+        the batch holds them in this order)."""
+        tasks = []
+        for body in bodies:
+            tasks.append(asyncio.create_task(post(client, body)))
+            await until(lambda n=len(tasks): intake.writer.pending == n)
+        return tasks
+
+
+async def test_200_concurrent_alerts_are_each_stored_once_in_few_transactions(tv_services):
+    await follow(tv_services, "a", "BTC/USDT", "*", "all")
+    async with serve(tv_services) as (client, intake, _):
+        results = await asyncio.gather(*(post(client, alert_n(n)) for n in range(200)))
+    assert [status for status, _ in results] == [200] * 200
+    assert not any(answer["duplicate"] for _, answer in results)
+    assert len({answer["signal_id"] for _, answer in results}) == 200
+    assert all(answer["recipients"] == 1 for _, answer in results)
+    assert await count(tv_services, SignalRecord) == 200
+    assert await count(tv_services, OutboxMessage) == 200
+    assert intake.writer.batches < 200 and intake.writer.largest_batch > 1
+    assert await tv_services.db.outbox_bell.wait(1)  # the commits woke the delivery worker
+
+
+async def test_a_batch_with_the_same_alert_twice_and_a_bad_one(tv_services, monkeypatch):
+    await follow(tv_services, "a", "BTC/USDT", "*", "all")
+    gate = Gate(monkeypatch)
+    async with serve(tv_services) as (client, intake, _):
+        plug = await gate.plug(client, intake)
+        batch = await gate.queue(
+            client, intake, alert_n(1), alert_n(1), alert_n(2, strategy="other")
+        )
+        # refused at once, while the writer is busy: no wait for the database
+        assert await post(client, {**alert_n(3), "price": "-1"}) == (
+            400,
+            {"ok": False, "error": "price must be a positive number"},
+        )
+        gate.opened.set()
+        (first, again, other), _ = await asyncio.gather(asyncio.gather(*batch), plug)
+    assert gate.batches[1:] == [[ALERT["strategy"], ALERT["strategy"], "other"]]  # one batch
+    assert first == (200, {**first[1], "ok": True, "duplicate": False, "recipients": 1})
+    assert again == (200, {"ok": True, "duplicate": True, "signal_id": None, "recipients": 0})
+    assert other[0] == 200 and not other[1]["duplicate"]
+    assert await count(tv_services, SignalRecord) == 3  # the plug, alert 1, alert 2
+    assert await count(tv_services, OutboxMessage) == 3
+
+
+async def test_a_failed_batch_is_retried_one_by_one(tv_services, monkeypatch):
+    await follow(tv_services, "a", "BTC/USDT", "*", "all")
+    gate = Gate(monkeypatch)
+    async with serve(tv_services) as (client, intake, _):
+        plug = await gate.plug(client, intake)
+        bodies = (alert_n(1), alert_n(2, strategy="poison"), alert_n(3), alert_n(1))
+        tasks = await gate.queue(client, intake, *bodies)
+        gate.opened.set()
+        (first, poisoned, third, again), _ = await asyncio.gather(asyncio.gather(*tasks), plug)
+    mine, poison = ALERT["strategy"], "poison"
+    assert gate.batches[1:] == [[mine, poison, mine, mine], [mine], [poison], [mine], [mine]]
+    assert intake.writer.fallbacks == 1
+    assert first[0] == 200 and not first[1]["duplicate"]
+    assert poisoned[0] == 500 and re.fullmatch(r"internal error [0-9a-f]{12}", poisoned[1]["error"])
+    assert third[0] == 200 and not third[1]["duplicate"]
+    assert again == (200, {"ok": True, "duplicate": True, "signal_id": None, "recipients": 0})
+    assert await count(tv_services, SignalRecord) == 3  # the plug, alerts 1 and 3
+    assert await count(tv_services, OutboxMessage) == 3
+
+
+async def test_stopping_the_server_answers_the_requests_in_flight(tv_services, monkeypatch):
+    gate = Gate(monkeypatch)
+    async with serve(tv_services) as (client, intake, server):
+        plug = await gate.plug(client, intake)
+        tasks = await gate.queue(client, intake, *(alert_n(n) for n in range(5)))
+        stopping = asyncio.create_task(server.close())  # stops listening, waits for handlers
+        await asyncio.sleep(0.1)
+        assert not stopping.done()
+        gate.opened.set()
+        results = await asyncio.gather(plug, *tasks)
+        await stopping
+        assert [status for status, _ in results] == [200] * 6
+        assert intake.writer.closed and intake.writer.pending == 0
+        with pytest.raises(WriterClosed):
+            intake.writer.submit(await intake.check(tradingview.to_alert(ALERT, 0)))
+    assert await count(tv_services, SignalRecord) == 6
+
+
+async def test_an_unconfirmed_alert_is_answered_503_then_stored_once(tv_services, monkeypatch):
+    gate = Gate(monkeypatch)
+    gate.opened.clear()
+    async with serve(tv_services, timeout=0.2) as (client, _, _):
+        async with client.post(TRADINGVIEW_PATH, data=json.dumps(ALERT)) as response:
+            assert response.status == 503 and response.headers["Retry-After"] == "1"
+            assert "sending the alert again is safe" in (await response.json())["error"]
+        gate.opened.set()  # the commit was only slow: it happens
+        status, again = await post(client, ALERT)  # the next batch, after that commit
+    assert (status, again["duplicate"]) == (200, True)
+    assert gate.batches == [[ALERT["strategy"]]] * 2
+    assert await count(tv_services, SignalRecord) == 1
+
+
+async def test_the_writer_batches_and_drains_on_close_then_refuses():
+    written: list[list[int]] = []
+
+    async def double(items: Sequence[int]) -> list[int]:
+        written.append(list(items))
+        await asyncio.sleep(0)
+        return [2 * i for i in items]
+
+    writer: GroupCommit[int, int] = GroupCommit(double, max_batch=3)
+    futures = [writer.submit(i) for i in range(7)]
+    await writer.close()
+    assert [f.result() for f in futures] == [0, 2, 4, 6, 8, 10, 12]
+    assert written == [[0, 1, 2], [3, 4, 5], [6]]
+    with pytest.raises(WriterClosed):
+        writer.submit(7)
+
+
+async def test_a_cancelled_writer_leaves_no_caller_waiting():
+    async def never(items: Sequence[int]) -> list[int]:
+        await asyncio.Event().wait()
+        return list(items)
+
+    writer: GroupCommit[int, int] = GroupCommit(never)
+    futures = [writer.submit(i) for i in range(3)]
+    await asyncio.sleep(0)
+    assert writer._task is not None
+    writer._task.cancel()
+    done, _ = await asyncio.wait(futures, timeout=1)
+    assert len(done) == 3 and all(isinstance(f.exception(), WriterClosed) for f in futures)

@@ -1,5 +1,5 @@
 """End-to-end fixtures: the real PulseWave process (`App.run`, aiogram inside) against
-the local Bot API server (`tests/telegram_server.py`), with simulated people.
+the local Bot API server (`tests/telegram_server/`), with simulated people.
 
 Both sides run Telegram's rate limits `RATE_SCALE` times faster, so conversations
 are quick and the limits are still exercised.

@@ -1,4 +1,4 @@
-"""The local Bot API server (tests/telegram_server.py), driven by aiogram's real client."""
+"""The local Bot API server (tests/telegram_server/), driven by aiogram's real client."""
 
 from __future__ import annotations
 

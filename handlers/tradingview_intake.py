@@ -1,0 +1,89 @@
+"""The TradingView webhook's intake in one process: alerts checked against the
+market (its symbols cached), then stored by one writer task that takes every
+alert queued meanwhile into one transaction (`GroupCommit` over
+`tradingview_store.store_alerts`); each request is answered after its commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import structlog
+
+from handlers.context import Services
+from handlers.group_commit import GroupCommit
+from handlers.tradingview import Alert, check
+from handlers.tradingview_store import Accepted, Checked, store_alerts
+
+log = structlog.get_logger(__name__)
+
+
+class Unconfirmed(Exception):
+    """The alert's batch did not commit within the wait. The alert stays queued
+    (or in its transaction) and may still be stored; sending it again is safe."""
+
+
+class Intake:
+    """One process's webhook intake: `check` with the market's symbols cached for
+    `symbols_ttl` seconds, and `writer`, the group commit that stores checked
+    alerts (up to `max_batch` per transaction) with `store_alerts`.
+
+        checked = await intake.check(alert)             # AlertError: answer at once
+        accepted = await intake.store(checked, 2.5)     # after the commit
+        await intake.close()                            # on shutdown: drain
+    """
+
+    def __init__(
+        self, services: Services, *, max_batch: int = 500, symbols_ttl: float = 60.0
+    ) -> None:
+        self.services = services
+        self.symbols_ttl = symbols_ttl
+        self._symbols: frozenset[str] = frozenset()
+        self._symbols_until = 0.0
+        self.writer: GroupCommit[Checked, Accepted] = GroupCommit(
+            self._store, max_batch=max_batch, name="tradingview_writer"
+        )
+
+    async def _store(self, alerts: list[Checked]) -> list[Accepted]:
+        return await store_alerts(self.services.db, alerts)
+
+    async def symbols(self) -> frozenset[str]:
+        """The market's symbols, asked again once `symbols_ttl` has passed."""
+        if time.monotonic() >= self._symbols_until:
+            self._symbols = frozenset(await self.services.market.symbols())
+            self._symbols_until = time.monotonic() + self.symbols_ttl
+        return self._symbols
+
+    async def check(self, alert: Alert) -> Checked:
+        return await check(self.services, alert, await self.symbols())
+
+    async def store(self, checked: Checked, timeout: float) -> Accepted:  # noqa: ASYNC109
+        """`checked` stored by the writer with the alerts queued meanwhile; its
+        answer once that transaction committed. `Unconfirmed` after `timeout`
+        seconds (it is not withdrawn: its outcome is logged when known),
+        `WriterClosed` when stopping, or the error that refused it."""
+        future = self.writer.submit(checked)
+        try:
+            done, _ = await asyncio.wait([future], timeout=timeout)  # never cancels it
+        finally:
+            if not future.done():  # timed out, or this request was cancelled
+                future.add_done_callback(_late_outcome)
+        if not done:
+            raise Unconfirmed(f"not confirmed within {timeout:g} s")
+        return future.result()
+
+    async def close(self) -> None:
+        """Store what is queued, then stop the writer (new submissions: `WriterClosed`)."""
+        await self.writer.close()
+
+
+def _late_outcome(future: asyncio.Future[Accepted]) -> None:
+    """Log the outcome of an alert whose request stopped waiting for it."""
+    if future.cancelled():
+        return
+    error = future.exception()
+    if error is not None:
+        log.warning("tradingview_late_failure", error=f"{type(error).__name__}: {error}"[:300])
+    else:
+        log.info("tradingview_late_commit", duplicate=future.result().signal_id is None)
