@@ -223,7 +223,7 @@ async def measure(
     from aiohttp import web
     from sqlalchemy import func, select
 
-    from bot.app import App
+    from bot.app import App, freeze_startup_objects
     from bot.webhooks import TRADINGVIEW_INTAKE, add_tradingview_route
     from bot.webhooks import TRADINGVIEW_PATH as ROUTE_PATH
     from handlers.session import PlatformChat, PlatformUser, open_context
@@ -240,6 +240,7 @@ async def measure(
         output_dir=folder,
     )
     app = await App.create(settings)
+    freeze_startup_objects()  # as `App.run` does once the process has started
     services = app.services
     ctx = await open_context(services, PlatformUser("bench", "1"), PlatformChat("1"))
     async with services.db.session() as session:

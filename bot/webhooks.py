@@ -79,7 +79,7 @@ def add_tradingview_route(
             error_id = uuid.uuid4().hex[:12]
             log.exception("tradingview_alert_failed", error_id=error_id)
             return _json(500, f"internal error {error_id}")
-        log.info(
+        log.debug(
             "tradingview_alert",
             symbol=alert.symbol,
             timeframe=alert.timeframe,

@@ -3,7 +3,7 @@ messages pushed to followers (rendered in each recipient's language)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from engine.signals import Stats
@@ -111,7 +111,9 @@ class SignalView:
         return cls(**{k: payload[k] for k in cls.__dataclass_fields__ if k in payload})
 
     def payload(self) -> dict[str, Any]:
-        return asdict(self)
+        # Every field is a scalar: a plain dict (asdict's deep copy costs a
+        # webhook burst more than the rest of building the message).
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @property
     def reward_risk(self) -> float | None:

@@ -46,7 +46,15 @@ class Intake:
         )
 
     async def _store(self, alerts: list[Checked]) -> list[Accepted]:
-        return await store_alerts(self.services.db, alerts)
+        accepted = await store_alerts(self.services.db, alerts)
+        # One line per transaction (a line per alert would cost a burst dearly).
+        log.info(
+            "tradingview_alerts_stored",
+            alerts=len(alerts),
+            new=sum(a.signal_id is not None for a in accepted),
+            recipients=sum(a.recipients for a in accepted),
+        )
+        return accepted
 
     async def symbols(self) -> frozenset[str]:
         """The market's symbols, asked again once `symbols_ttl` has passed."""
@@ -64,14 +72,13 @@ class Intake:
         seconds (it is not withdrawn: its outcome is logged when known),
         `WriterClosed` when stopping, or the error that refused it."""
         future = self.writer.submit(checked)
-        try:
-            done, _ = await asyncio.wait([future], timeout=timeout)  # never cancels it
+        try:  # shielded: giving up waiting never withdraws the alert
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            raise Unconfirmed(f"not confirmed within {timeout:g} s") from None
         finally:
             if not future.done():  # timed out, or this request was cancelled
                 future.add_done_callback(_late_outcome)
-        if not done:
-            raise Unconfirmed(f"not confirmed within {timeout:g} s")
-        return future.result()
 
     async def close(self) -> None:
         """Store what is queued, then stop the writer (new submissions: `WriterClosed`)."""

@@ -62,7 +62,7 @@ async def create_notifications(
         for key, event in sorted(wanted.items())  # one lock order for every process
     ]
     statement = (
-        dialect_insert(session, Notification)
+        dialect_insert(session, Notification.__table__)
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(Notification.key, Notification.id)
     )
@@ -106,7 +106,7 @@ async def enqueue_many(
     if not rows:
         return Counter()
     statement = (
-        dialect_insert(session, OutboxMessage)
+        dialect_insert(session, OutboxMessage.__table__)
         .on_conflict_do_nothing(index_elements=["notification_id", "chat_id"])
         .returning(OutboxMessage.notification_id)
     )

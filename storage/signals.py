@@ -53,7 +53,7 @@ async def record_signals(
     now = utcnow()
     rows = [_row(wanted[key], source, now) for key in sorted(wanted)]
     statement = (
-        dialect_insert(session, SignalRecord)
+        dialect_insert(session, SignalRecord.__table__)
         .on_conflict_do_nothing(index_elements=list(SIGNAL_UNIQUE))
         .returning(*(getattr(SignalRecord, c) for c in SIGNAL_UNIQUE), SignalRecord.id)
     )
