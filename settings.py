@@ -134,6 +134,9 @@ class Settings(BaseSettings):
         default=300, ge=0, le=5_000, description="past candles scanned when a market is first seen"
     )
     max_follows_per_chat: int = Field(default=20, ge=1)
+    outbox_retention_days: int = Field(
+        default=14, ge=1, le=3650, description="days a delivered message's record is kept"
+    )
     # Alarms
     max_alarms_per_chat: int = Field(
         default=10, ge=1, le=1_000, description="active alarms one chat may have at once"

@@ -77,6 +77,7 @@ class App:
             signal_history_candles=settings.signal_history_candles,
             max_follows_per_chat=settings.max_follows_per_chat,
             max_alarms_per_chat=settings.max_alarms_per_chat,
+            outbox_retention_days=settings.outbox_retention_days,
         )
         services = Services(
             db=db,

@@ -11,7 +11,9 @@ prefix), so a tick costs amortised O(1) per distinct window of its symbol plus
 O(k) for k fired alarms, never a scan of the history or of the alarms.
 
 An alarm evaluates from the first tick after it is added: the window holds
-whatever the watch has seen, even when that covers less than ``window_ms``. A
+whatever the watch has seen, even when that covers less than ``window_ms``
+(after a restart, `seed` gives it the prices of the recent candles, so a move
+that began before the restart still counts). A
 window's history starts when its first alarm is added (a later alarm with the
 same symbol and window also sees the ticks already in it) and is dropped when
 its last alarm leaves. Fired change alarms leave the watch. A tick older than the
@@ -161,6 +163,46 @@ class ChangeWatch:
         if len(fired) > 1:
             fired.sort(key=lambda f: (f[0].window_ms, f[0].pct, f[0].id))
         return fired
+
+    def windows(self, symbol: str) -> list[int]:
+        """The window lengths (ms) watched for `symbol`."""
+        watch = self._symbols.get(symbol)
+        return sorted(watch.windows) if watch is not None else []
+
+    def seed(self, symbol: str, points: list[tuple[int, float]]) -> int:
+        """Put past prices (`(ts_ms, price)`, oldest first) into the histories of
+        `symbol`'s windows without evaluating any alarm: the next tick judges
+        them. Points not newer than the last price seen are skipped (the watch
+        never goes back in time). Returns how many were taken.
+
+        >>> watch = ChangeWatch()
+        >>> watch.add(ChangeAlarm(1, "BTC/USDT", 5.0, 60_000))
+        >>> watch.seed("BTC/USDT", [(0, 100.0), (20_000, 101.0)])
+        2
+        >>> [(a.id, round(move, 2)) for a, move in watch.on_tick("BTC/USDT", 105.5, 40_000)]
+        [(1, 5.5)]
+        """
+        watch = self._symbols.get(symbol)
+        if watch is None:
+            return 0
+        taken = 0
+        for ts_ms, price in points:
+            price = float(price)
+            if not 0.0 < price < math.inf:
+                continue
+            if watch.last_ts is not None and ts_ms <= watch.last_ts:
+                continue
+            for window in watch.windows.values():
+                lows, highs = window.lows, window.highs
+                while lows and lows[-1][1] >= price:
+                    lows.pop()
+                lows.append((ts_ms, price))
+                while highs and highs[-1][1] <= price:
+                    highs.pop()
+                highs.append((ts_ms, price))
+            watch.last_ts = ts_ms
+            taken += 1
+        return taken
 
     def _drop(self, alarm_id: int) -> None:
         alarm = self._alarms.pop(alarm_id)

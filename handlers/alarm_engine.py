@@ -35,6 +35,7 @@ from engine.alarms import (
 )
 from engine.change_alarms import ChangeAlarm, ChangeWatch
 from engine.market.clock import to_datetime
+from engine.market.path import recent_price_path
 from engine.market.timeframes import duration_ms
 from engine.market.types import MarketError
 from handlers.alarm_charts import chart_key, firing_charts, warm, warms
@@ -43,6 +44,7 @@ from handlers.context import Services
 from handlers.notify import register_renderer
 from storage import alarms as alarm_store
 from storage import outbox
+from storage.outbox import NewNotification
 
 if TYPE_CHECKING:
     from engine.market.live import Tick  # the live stream imports ccxt: not at run time
@@ -106,6 +108,8 @@ class AlarmService:
             self._count(view, +1)
         self._synced_at = time.monotonic()
         self._warm(views)
+        for symbol in {view.symbol for view in views if view.kind == "change"}:
+            await self._seed_change_windows(symbol)
         log.info("alarms_loaded", count=len(views))
         return len(views)
 
@@ -121,6 +125,17 @@ class AlarmService:
         if added:
             log.info("alarms_resynced", added=len(added))
         return len(added)
+
+    async def _seed_change_windows(self, symbol: str) -> None:
+        """After a (re)start, give `symbol`'s change windows the prices of its
+        recent closed candles, so a move that began before the start counts."""
+        longest = max(self.watch.windows(symbol), default=0)
+        try:
+            points = await recent_price_path(self.services.market, symbol, longest)
+        except MarketError as error:
+            log.info("change_windows_unseeded", symbol=symbol, reason=str(error))
+            return
+        self.watch.seed(symbol, points)
 
     def resync_due(self) -> bool:
         return time.monotonic() - self._synced_at >= RESYNC_SECONDS
@@ -290,24 +305,17 @@ class AlarmService:
 
     async def _commit(self, firing: Firing, chart: tuple[bytes, str] | None) -> bool:
         view = firing.view
+        demo = bool(self.services.market.is_demo)
+        payload = view.fired(firing.price, firing.time_ms, firing.value, demo).payload()
+        event = NewNotification(f"alarm:{view.id}", "alarm", payload, *(chart or (None, None)))
         async with self.services.db.session() as session:
             at = to_datetime(firing.time_ms)
             if not await alarm_store.fire(
                 session, view.id, firing.price, value=firing.value, at=at
             ):
                 return False
-            demo = bool(self.services.market.is_demo)
-            payload = view.fired(firing.price, firing.time_ms, firing.value, demo).payload()
-            notification_id = await outbox.create_notification(
-                session,
-                f"alarm:{view.id}",
-                "alarm",
-                payload,
-                image=chart[0] if chart else None,
-                image_name=chart[1] if chart else None,
-            )
-            if notification_id is not None:
-                await outbox.enqueue(session, notification_id, [view.chat_id])
+            created = await outbox.create_notifications(session, [event])
+            await outbox.enqueue_many(session, [(nid, view.chat_id) for nid in created.values()])
         return True
 
     def _rearm(self, view: AlarmView) -> None:

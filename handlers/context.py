@@ -31,6 +31,7 @@ class AppConfig:
     signal_history_candles: int = 300
     max_follows_per_chat: int = 20
     max_alarms_per_chat: int = 10
+    outbox_retention_days: int = 14
 
 
 @dataclass(slots=True)

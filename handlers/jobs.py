@@ -6,6 +6,8 @@ replay exactly as on a live market.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import structlog
 
 from engine.market.closes import CandleClose
@@ -13,6 +15,8 @@ from handlers import alarm_engine
 from handlers.context import Services
 from handlers.live_market import LiveMarket
 from handlers.scan import ScanState, scan, track_outcomes
+from storage import outbox
+from storage.models import utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +53,18 @@ async def signals_at_close(services: Services, timeframe: str) -> None:
             outcomes_closed=closed,
             queued=result.queued,
         )
+
+
+async def purge_outbox(services: Services) -> tuple[int, int]:
+    """Retention (every few hours): the records of messages finished more than
+    `outbox_retention_days` ago, and their pictures (see `storage.outbox.purge`).
+    Wall-clock days: the records are stamped with the wall clock."""
+    before = utcnow() - timedelta(days=services.config.outbox_retention_days)
+    async with services.db.session() as session:
+        rows, pictures = await outbox.purge(session, before)
+    if rows or pictures:
+        log.info("outbox_purged", rows=rows, pictures=pictures, before=before.isoformat())
+    return rows, pictures
 
 
 async def on_start(services: Services) -> None:

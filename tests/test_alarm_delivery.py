@@ -280,7 +280,7 @@ async def test_a_failed_transaction_puts_the_alarm_back(app: App, monkeypatch) -
     services = app.services
     alarm_id = await set_alarm(await context(services), "/alarm BTC above 90000")
     service = await alarm_service(services)
-    real = outbox.create_notification
+    real = outbox.create_notifications
     calls = 0
 
     async def flaky(*args, **kwargs):
@@ -290,7 +290,7 @@ async def test_a_failed_transaction_puts_the_alarm_back(app: App, monkeypatch) -
             raise ConnectionError("database went away")
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(outbox, "create_notification", flaky)
+    monkeypatch.setattr(outbox, "create_notifications", flaky)
     assert await service.on_tick("BTC/USDT", 90_001.0, T0) == 0
     (alarm,) = await rows(services, Alarm)
     assert alarm.status == "active"  # the conditional UPDATE was rolled back with it
@@ -327,3 +327,21 @@ async def test_a_tick_alarm_finds_its_chart_rendered_ahead(app: App, monkeypatch
     assert await service.on_tick("BTC/USDT", 90_010.0, T0 + 1_000) == 1
     (notification,) = await rows(services, Notification)
     assert notification.image == ahead.png
+
+
+async def test_a_change_alarm_counts_a_move_that_began_before_a_restart(app: App) -> None:
+    """After a restart the change windows are refilled from the recent candles
+    (5m here): the hour's move before the start counts at the first tick."""
+    candles = [r for r in raw_rows("BTC_USDT-5m.csv.gz") if T0 - HOUR <= r[0] < T0]
+    low, high, last = min(r[3] for r in candles), max(r[2] for r in candles), candles[-1][4]
+    move = max(last / low - 1, 1 - last / high) * 100
+    assert move > 0.2  # the data has a move to find
+    services = app.services
+    ctx = await context(services)
+    within = await set_alarm(ctx, f"/alarm BTC change {move * 0.9:.2f}% 1h")
+    beyond = await set_alarm(ctx, f"/alarm BTC change {move * 1.1:.2f}% 1h")
+
+    restarted = AlarmService(services)  # a new process: nothing seen yet
+    await restarted.load()
+    assert await restarted.on_tick("BTC/USDT", last, T0 + 1_000) == 1
+    assert not restarted.armed(within) and restarted.armed(beyond)
