@@ -286,9 +286,12 @@ class DeliveryWorker:
             if notification_id not in self._late_charts:
                 chart = await self.services.charts.notification_chart(*wanted)
                 if chart is not None:
-                    async with self.services.db.session() as session:
-                        await outbox.attach_image(session, notification_id, *chart)
                     self._keep_image(notification_id, chart[0])
+                    try:  # stored for other workers; this one sends it from memory anyway
+                        async with self.services.db.session() as session:
+                            await outbox.attach_image(session, notification_id, *chart)
+                    except Exception:
+                        log.warning("late_chart_not_stored", notification=notification_id)
                 _bounded(self._late_charts)[notification_id] = chart[1] if chart else None
         self._chart_locks.pop(notification_id, None)
         name = self._late_charts.get(notification_id)

@@ -43,7 +43,9 @@ class Bell:
             await asyncio.wait_for(self._rung.wait(), timeout)
         except TimeoutError:
             return False
-        self._rung.clear()  # no await since the wake-up: no ring is missed
+        # Cleared before the waiter looks at the queue: rows committed before this
+        # point are found by that look, and a later commit rings again.
+        self._rung.clear()
         return True
 
 
