@@ -38,7 +38,7 @@ from engine.market.clock import to_datetime
 from engine.market.path import recent_price_path
 from engine.market.timeframes import duration_ms
 from engine.market.types import MarketError
-from handlers.alarm_charts import chart_key, firing_charts, warm, warms
+from handlers.alarm_charts import ChartKey, chart_key, firing_charts, warm, warms
 from handlers.alarm_text import PRICE_KINDS, AlarmView, alarm_card
 from handlers.context import Services
 from handlers.notify import register_renderer
@@ -83,6 +83,7 @@ class AlarmService:
         self.known: dict[int, AlarmView] = {}  # every alarm this process runs
         self.indicators: dict[tuple[str, str], dict[int, AlarmView]] = {}
         self._tick_symbols: Counter[str] = Counter()  # symbols of price and change alarms
+        self._chart_keys: Counter[ChartKey] = Counter()  # their charts (rendered ahead)
         self._in_flight: set[int] = set()  # firings being recorded
         self._tasks: set[asyncio.Task[int]] = set()  # firings recorded in the background
         self._warming: set[asyncio.Task[int]] = set()  # charts rendered ahead
@@ -185,8 +186,12 @@ class AlarmService:
             self.indicators.setdefault(key, {})[view.id] = view
 
     def _count(self, view: AlarmView, step: int) -> None:
-        if view.kind == "indicator":
+        if not warms(view):  # indicator alarms: neither ticks nor charts ahead
             return
+        key = chart_key(view)
+        self._chart_keys[key] += step
+        if self._chart_keys[key] <= 0:
+            del self._chart_keys[key]
         self._tick_symbols[view.symbol] += step
         if self._tick_symbols[view.symbol] <= 0:
             del self._tick_symbols[view.symbol]
@@ -248,7 +253,7 @@ class AlarmService:
     async def on_candle_close(self, timeframe: str) -> int:
         """Evaluate the indicator alarms of `timeframe` on its closed candles (and
         render ahead the new charts of the tick-driven alarms that use it)."""
-        self._warm(v for v in self.known.values() if chart_key(v)[1] == timeframe)
+        self._warm_keys(key for key in self._chart_keys if key[1] == timeframe)
         firings: list[Firing] = []
         due = [(s, group) for (s, tf), group in self.indicators.items() if tf == timeframe]
         for symbol, group in due:
@@ -337,9 +342,12 @@ class AlarmService:
         task.add_done_callback(group.discard)
 
     def _warm(self, views: Iterable[AlarmView]) -> None:
-        keys = {chart_key(view) for view in views if warms(view)}
-        if keys:
-            self._spawn(warm(self.services.charts, keys), self._warming)
+        self._warm_keys(chart_key(view) for view in views if warms(view))
+
+    def _warm_keys(self, keys: Iterable[ChartKey]) -> None:
+        wanted = set(keys)
+        if wanted:
+            self._spawn(warm(self.services.charts, wanted), self._warming)
 
     async def drain(self) -> None:
         """Wait for the firings being recorded in the background."""

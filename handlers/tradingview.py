@@ -43,14 +43,13 @@ from engine.market.symbols import normalize_symbol
 from engine.market.timeframes import bucket_start, normalize_timeframe
 from engine.strategies.base import Signal
 from handlers.context import Services
-from handlers.tradingview_store import Accepted, Checked, store_alerts
+from handlers.tradingview_store import Accepted, Checked
 
 __all__ = [
     "Accepted",
     "Alert",
     "AlertError",
     "Checked",
-    "accept",
     "check",
     "parse_body",
     "to_alert",
@@ -237,11 +236,3 @@ async def check(services: Services, alert: Alert, symbols: frozenset[str] | None
         {"source": "tradingview", "alert_strategy": alert.strategy},
     )
     return Checked(alert.key(), signal, alert.strategy, tracked)
-
-
-async def accept(services: Services, alert: Alert) -> Accepted:
-    """Check the market, store the alert as a signal and queue it for followers, in
-    a transaction of its own; a repeat of an alert already processed changes
-    nothing. (The webhook goes through `Intake`, which batches concurrent alerts.)"""
-    (accepted,) = await store_alerts(services.db, [await check(services, alert)])
-    return accepted

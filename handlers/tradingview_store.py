@@ -61,11 +61,10 @@ async def store_alerts(db: Database, alerts: Sequence[Checked]) -> list[Accepted
     only after the commit. A repeat (an earlier batch, another process, or the
     same key earlier in this batch) is `Accepted(None, 0)` and changes nothing."""
     async with db.session() as session:
-        return await store_in(session, alerts)
+        return await _store(session, alerts)
 
 
-async def store_in(session: AsyncSession, alerts: Sequence[Checked]) -> list[Accepted]:
-    """`store_alerts` inside the caller's transaction."""
+async def _store(session: AsyncSession, alerts: Sequence[Checked]) -> list[Accepted]:
     first: dict[str, int] = {}  # key -> index of its first alert in the batch
     for index, alert in enumerate(alerts):
         first.setdefault(alert.key, index)
