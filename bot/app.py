@@ -107,7 +107,6 @@ class App:
         await _maybe(self.services.market, "start")  # a live feed connects; replay: nothing
         scheduler = build_scheduler(self.services)
         scheduler.start()
-        freeze_startup_objects()
         delivery_stop = asyncio.Event()
         delivery: asyncio.Task[None] | None = None
         try:
@@ -119,6 +118,7 @@ class App:
             console = ConsoleChat(self.services, stdin, stdout)
             worker = DeliveryWorker(self.services, [console])
             delivery = asyncio.create_task(worker.run(delivery_stop))
+            freeze_startup_objects()
             await console.run()
         finally:
             delivery_stop.set()
@@ -185,6 +185,7 @@ class App:
                 telegram=telegram.mode if telegram else None,
                 discord=discord is not None,
             )
+            freeze_startup_objects()  # everything is loaded and connected by now
             await stop.wait()
             log.info("shutting_down")
         finally:
