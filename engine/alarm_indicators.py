@@ -41,7 +41,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from engine.market.timeframes import duration_ms
 from engine.market.types import Candles
 from engine.strategies.base import Features, as_features
 
@@ -193,9 +192,7 @@ def indicator_candles(label: str) -> int:
 def candles_stale(candles: Candles) -> bool:
     """Too old to act on: the feed says so, or the newest closed candle is more
     than `STALE_CANDLES` candles old (a replayed series that ended earlier)."""
-    last = candles.last_close_ms
-    too_old = STALE_CANDLES * duration_ms(candles.timeframe)
-    return candles.stale or last is None or candles.as_of_ms - last > too_old
+    return candles.behind(STALE_CANDLES)
 
 
 def indicator_values(frame: pd.DataFrame, labels: set[str]) -> dict[str, float | None]:

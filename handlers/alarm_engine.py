@@ -44,7 +44,6 @@ from handlers.context import Services
 from handlers.notify import register_renderer
 from storage import alarms as alarm_store
 from storage import outbox
-from storage.outbox import NewNotification
 
 if TYPE_CHECKING:
     from engine.market.live import Tick  # the live stream imports ccxt: not at run time
@@ -82,8 +81,9 @@ class AlarmService:
         self.watch = ChangeWatch()
         self.known: dict[int, AlarmView] = {}  # every alarm this process runs
         self.indicators: dict[tuple[str, str], dict[int, AlarmView]] = {}
-        self._tick_symbols: Counter[str] = Counter()  # symbols of price and change alarms
-        self._chart_keys: Counter[ChartKey] = Counter()  # their charts (rendered ahead)
+        # (symbol, chart timeframe) of the price and change alarms: their symbols
+        # take ticks, their charts are rendered ahead.
+        self._chart_keys: Counter[ChartKey] = Counter()
         self._in_flight: set[int] = set()  # firings being recorded
         self._tasks: set[asyncio.Task[int]] = set()  # firings recorded in the background
         self._warming: set[asyncio.Task[int]] = set()  # charts rendered ahead
@@ -173,7 +173,7 @@ class AlarmService:
 
     def tick_symbols(self) -> list[str]:
         """The symbols whose prices matter (price and change alarms)."""
-        return sorted(self._tick_symbols)
+        return sorted({symbol for symbol, _ in self._chart_keys})
 
     def _arm(self, view: AlarmView) -> None:
         if view.kind in PRICE_KINDS:
@@ -192,9 +192,6 @@ class AlarmService:
         self._chart_keys[key] += step
         if self._chart_keys[key] <= 0:
             del self._chart_keys[key]
-        self._tick_symbols[view.symbol] += step
-        if self._tick_symbols[view.symbol] <= 0:
-            del self._tick_symbols[view.symbol]
         elif step > 0:
             self._watch_symbol(view.symbol)
 
@@ -312,15 +309,16 @@ class AlarmService:
         view = firing.view
         demo = bool(self.services.market.is_demo)
         payload = view.fired(firing.price, firing.time_ms, firing.value, demo).payload()
-        event = NewNotification(f"alarm:{view.id}", "alarm", payload, *(chart or (None, None)))
         async with self.services.db.session() as session:
             at = to_datetime(firing.time_ms)
             if not await alarm_store.fire(
                 session, view.id, firing.price, value=firing.value, at=at
             ):
                 return False
-            created = await outbox.create_notifications(session, [event])
-            await outbox.enqueue_many(session, [(nid, view.chat_id) for nid in created.values()])
+            key = f"alarm:{view.id}"
+            nid = await outbox.create_notification(session, key, "alarm", payload, *(chart or ()))
+            if nid is not None:
+                await outbox.enqueue(session, nid, [view.chat_id])
         return True
 
     def _rearm(self, view: AlarmView) -> None:

@@ -46,7 +46,9 @@ async def create_notifications(
     """Store the events whose key is new (not stored earlier nor by another
     process, first of a key in `events`); returns their ids by key. An event
     missing from the answer was decided before: the caller must not fan it out."""
-    wanted = {event.key: event for event in reversed(events)}  # the first of a key wins
+    wanted: dict[str, NewNotification] = {}
+    for event in events:
+        wanted.setdefault(event.key, event)  # the first of a key wins
     if not wanted:
         return {}
     now = utcnow()

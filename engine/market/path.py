@@ -37,8 +37,7 @@ async def recent_price_path(
             candles = await market.candles(symbol, timeframe, math.ceil(window_ms / step) + 1)
         except MarketError:
             continue  # e.g. no candles of this timeframe at this time: try coarser
-        last = candles.last_close_ms
-        if candles.stale or last is None or candles.as_of_ms - last > 2 * step:
+        if candles.behind(2):
             continue
         return _path(candles.frame, step, candles.as_of_ms - window_ms)
     return []

@@ -60,6 +60,14 @@ class Candles:
             return None
         return int(self.frame.index[-1].value // 1_000_000) + duration_ms(self.timeframe)
 
+    def behind(self, candles: int) -> bool:
+        """Too old to act on: the feed marks them stale, there are none, or the
+        newest closed candle is more than `candles` candles old at the market clock
+        (a replayed series that ended earlier, an exchange outage)."""
+        last = self.last_close_ms
+        too_old = candles * duration_ms(self.timeframe)
+        return self.stale or last is None or self.as_of_ms - last > too_old
+
 
 class MarketError(Exception):
     """Base of the market errors a handler turns into a user message."""
