@@ -212,6 +212,7 @@ class App:
             api_base=settings.discord_api_url,
             sync_commands=settings.discord_sync_commands,
             gateway=settings.discord_gateway,
+            throttle_per_minute=settings.throttle_per_minute,
         )
         try:
             await frontend.start()

@@ -83,6 +83,7 @@ class DiscordFrontend:
         defer_after: float = DEFER_AFTER,
         slow_defer_after: float = SLOW_DEFER_AFTER,
         ready_timeout: float = READY_TIMEOUT,
+        throttle_per_minute: int = 0,
     ) -> None:
         self.services = services
         self.token = token
@@ -92,7 +93,11 @@ class DiscordFrontend:
         self.ready_timeout = ready_timeout
         self.store = ActionStore()
         self.responder = Responder(
-            services, self.store, defer_after=defer_after, slow_defer_after=slow_defer_after
+            services,
+            self.store,
+            defer_after=defer_after,
+            slow_defer_after=slow_defer_after,
+            throttle_per_minute=throttle_per_minute,
         )
         self.client = PulseClient(self, max_ratelimit_timeout=MAX_RATELIMIT_TIMEOUT)
         self.tree = build_tree(self.client, services, self.responder.command)

@@ -27,6 +27,7 @@ from handlers.i18n import N_, Translator, resolve_language
 from handlers.registry import split_command
 from handlers.reply import Reply, Tone
 from handlers.session import PlatformChat, PlatformUser, open_context
+from handlers.throttle import SLOW_DOWN, UserThrottle
 
 log = structlog.get_logger(__name__)
 
@@ -80,7 +81,8 @@ def translator_for(interaction: discord.Interaction) -> Translator:
 
 
 class Responder:
-    """Runs command lines for interactions and answers them."""
+    """Runs command lines for interactions and answers them; at most
+    `throttle_per_minute` commands and presses per user (0: no limit)."""
 
     def __init__(
         self,
@@ -89,19 +91,24 @@ class Responder:
         *,
         defer_after: float = DEFER_AFTER,
         slow_defer_after: float = SLOW_DEFER_AFTER,
+        throttle_per_minute: int = 0,
     ) -> None:
         self.services = services
         self.store = store
+        self.throttle = UserThrottle(throttle_per_minute)
         self.defer_after = defer_after
         self.slow_defer_after = min(slow_defer_after, defer_after)
         self.inflight: set[asyncio.Task[object]] = set()
 
     async def command(self, interaction: discord.Interaction, line: str) -> None:
         """A slash command: the reply is a new message."""
-        await self._guarded(interaction, self._new(interaction, line))
+        if not await self._throttled(interaction):
+            await self._guarded(interaction, self._new(interaction, line))
 
     async def press(self, interaction: discord.Interaction, custom_id: str) -> None:
         """A button: run its action; edit, refresh or answer as its custom id says."""
+        if await self._throttled(interaction):
+            return
         press = decode(custom_id, self.store)
         if press is None:
             text = translator_for(interaction).gettext(EXPIRED)
@@ -113,6 +120,19 @@ class Responder:
             await self._guarded(interaction, self._refresh(interaction, press))
         else:
             await self._guarded(interaction, self._new(interaction, press.action))
+
+    async def _throttled(self, interaction: discord.Interaction) -> bool:
+        """Past the user's rate: the interaction is answered "slow down" privately
+        and nothing runs. Every refusal is answered (Discord tells the user "the
+        application did not respond" about an interaction left unanswered)."""
+        verdict = self.throttle.allow(interaction.user.id)
+        if verdict.allowed:
+            return False
+        log.info("discord_throttled", user=interaction.user.id, notified=verdict.notify)
+        text = translator_for(interaction).gettext(SLOW_DOWN)
+        reply = Reply(text=text, tone=Tone.ERROR, ephemeral=True)
+        await self._guarded(interaction, self._send(interaction, render(reply)))
+        return True
 
     # --- the three answers ---------------------------------------------------
 

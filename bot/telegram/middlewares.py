@@ -4,8 +4,9 @@
    them, and remembers the last update id (polling confirms it before stopping).
 2. `Errors`: anything that escapes a handler is logged with its traceback under a
    short error id, and the user gets an apology naming that id.
-3. `Throttle`: at most `THROTTLE_PER_MINUTE` requests per user (a token bucket, so a
-   short burst is fine); past it, one friendly "slow down" per episode, then silence.
+3. `Throttle`: at most `THROTTLE_PER_MINUTE` requests per user (`handlers.throttle`, a
+   token bucket, so a short burst is fine); past it, one friendly "slow down" per
+   episode, then silence.
 4. `ContextLoader`: the user and chat are loaded or created (`handlers.session`) and
    the request's `Context` goes into the handler data as `ctx`; in groups it asks
    Telegram whether the user is an admin (cached for `ADMIN_TTL`).
@@ -38,6 +39,7 @@ from handlers.i18n import (
     translations,
 )
 from handlers.session import PlatformChat, PlatformUser, open_context
+from handlers.throttle import SLOW_DOWN, UserThrottle
 
 log = structlog.get_logger(__name__)
 
@@ -46,9 +48,6 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 ADMIN_TTL = 60.0
 ADMIN_STATUSES = ("creator", "administrator")
 APOLOGY = N_("Sorry, something went wrong on my side (error id {id}). Please try again.")
-SLOW_DOWN = N_(
-    "You are sending requests faster than I can answer them. Please wait a moment and try again."
-)
 
 
 def notice_language(presenter: Presenter, user: User | None, default: str) -> Translator:
@@ -121,7 +120,8 @@ class Errors(BaseMiddleware):
 
 
 class Throttle(BaseMiddleware):
-    """A token bucket per user: `per_minute` tokens, refilled evenly over a minute."""
+    """`handlers.throttle.UserThrottle` per Telegram user: past the rate, one
+    "slow down" per episode, then silence (a button press is still acknowledged)."""
 
     def __init__(
         self,
@@ -129,36 +129,16 @@ class Throttle(BaseMiddleware):
         per_minute: int,
         default_language: str,
         clock: Callable[[], float] = time.monotonic,
-        capacity: int = 100_000,
     ) -> None:
         self.presenter = presenter
-        self.per_minute = per_minute
         self.default_language = default_language
-        self.clock = clock
-        self.capacity = capacity
-        # user id -> (tokens, last refill, notified during this episode)
-        self._buckets: OrderedDict[int, tuple[float, float, bool]] = OrderedDict()
-
-    def allow(self, user_id: int) -> tuple[bool, bool]:
-        """(allowed, should notify) for one request of `user_id`."""
-        now = self.clock()
-        tokens, stamp, notified = self._buckets.pop(user_id, (float(self.per_minute), now, False))
-        tokens = min(float(self.per_minute), tokens + (now - stamp) * self.per_minute / 60.0)
-        if tokens >= 1.0:
-            self._buckets[user_id] = (tokens - 1.0, now, False)
-            allowed, notify_now = True, False
-        else:
-            self._buckets[user_id] = (tokens, now, True)
-            allowed, notify_now = False, not notified
-        while len(self._buckets) > self.capacity:
-            self._buckets.popitem(last=False)
-        return allowed, notify_now
+        self.throttle = UserThrottle(per_minute, clock=clock)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
-        if self.per_minute <= 0 or user is None:
+        if user is None:
             return await handler(event, data)
-        allowed, notify_now = self.allow(user.id)
+        allowed, notify_now = self.throttle.allow(user.id)
         if allowed:
             return await handler(event, data)
         log.info("telegram_throttled", user=user.id, notified=notify_now)

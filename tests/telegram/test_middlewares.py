@@ -1,12 +1,10 @@
-"""Middleware pieces on their own: aiogram's i18n over our catalogues, the throttle's
-token bucket, and which ADMIN_IDS are Telegram's."""
+"""Middleware pieces on their own: aiogram's i18n over our catalogues, and which
+ADMIN_IDS are Telegram's."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from bot.telegram.app import telegram_admins
-from bot.telegram.middlewares import CatalogueI18n, Throttle
+from bot.telegram.middlewares import CatalogueI18n
 from handlers.i18n import SUPPORTED_LANGUAGES, Translator
 
 
@@ -20,18 +18,6 @@ def test_aiogram_i18n_reads_the_same_catalogues() -> None:
         from aiogram.utils.i18n import gettext
 
         assert gettext("24h change") == Translator("tr").gettext("24h change")
-
-
-def test_throttle_is_a_token_bucket_per_user() -> None:
-    now = [0.0]
-    throttle = Throttle(SimpleNamespace(), 6, "en", clock=lambda: now[0])  # type: ignore[arg-type]
-    assert [throttle.allow(1) for _ in range(6)] == [(True, False)] * 6
-    assert throttle.allow(1) == (False, True)  # one notice per episode…
-    assert throttle.allow(1) == (False, False)  # … then silence
-    assert throttle.allow(2) == (True, False)  # other users are not affected
-    now[0] += 10  # 6 a minute: one token every 10 s
-    assert throttle.allow(1) == (True, False)
-    assert throttle.allow(1) == (False, True)  # a new episode gets a new notice
 
 
 def test_telegram_admins_from_admin_ids() -> None:
