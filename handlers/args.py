@@ -74,9 +74,9 @@ class SymbolArg:
                 N_("“{raw}” is not a market symbol. Try BTC, ETH/USDT or BTCUSDT."),
                 raw=shorten(raw),
             )
-        known = await ctx.services.market.symbols()
-        if symbol not in known:
-            raise UnknownSymbol(symbol, close_matches(symbol, known))
+        market = ctx.services.market
+        if not await market.has_symbol(symbol):
+            raise UnknownSymbol(symbol, close_matches(symbol, await market.symbols()))
         return symbol
 
 

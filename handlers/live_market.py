@@ -9,7 +9,8 @@ flag, and live prices come from the next exchange that lists the symbol.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 
 import structlog
 
@@ -101,16 +102,29 @@ class LiveMarket:
 
     async def symbols(self) -> list[str]:
         known: set[str] = set()
+        async for listed in self._listings():
+            known |= listed
+        return sorted(known)
+
+    async def has_symbol(self, symbol: str) -> bool:
+        async with aclosing(self._listings()) as listings:
+            async for listed in listings:
+                if symbol in listed:
+                    return True
+        return False
+
+    async def _listings(self) -> AsyncIterator[frozenset[str]]:
+        """Each reachable exchange's symbols; `ExchangeUnavailable` if none is."""
         reachable = False
         for client in self.clients:
             try:
-                known |= await client.listed()
-                reachable = True
+                listed = await client.listed()
             except ExchangeUnavailable:
                 continue
+            reachable = True
+            yield listed
         if not reachable:
             raise ExchangeUnavailable(self.name, "no exchange reachable")
-        return sorted(known)
 
     async def client_for(self, symbol: str) -> CcxtClient:
         """The first exchange listing `symbol` (the primary for its candles)."""

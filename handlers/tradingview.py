@@ -201,14 +201,12 @@ def to_alert(fields: dict[str, Any], now_ms: int) -> Alert:
     )
 
 
-async def check(services: Services, alert: Alert, symbols: frozenset[str] | None = None) -> Checked:
-    """Check the alert against the market (`symbols`: the market's symbols when the
-    caller has them at hand) and build its signal; `AlertError` (422, or 400 for a
-    stop and target on the wrong sides) when wrong. No database access; the
-    market is asked only for its symbols and, when the alert has no price, a ticker."""
-    if symbols is None:
-        symbols = frozenset(await services.market.symbols())
-    if alert.symbol not in symbols:
+async def check(services: Services, alert: Alert) -> Checked:
+    """Check the alert against the market and build its signal; `AlertError` (422,
+    or 400 for a stop and target on the wrong sides) when wrong. No database
+    access; the market is asked whether it serves the symbol and, when the alert
+    has no price, for a ticker."""
+    if not await services.market.has_symbol(alert.symbol):
         raise AlertError(422, f"unknown symbol {alert.symbol}")
     if alert.timeframe not in services.config.timeframes:
         raise AlertError(422, f"timeframe {alert.timeframe} is not enabled")

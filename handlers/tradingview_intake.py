@@ -1,5 +1,5 @@
 """The TradingView webhook's intake in one process: alerts checked against the
-market (its symbols cached), then stored by one writer task that takes every
+market, then stored by one writer task that takes every
 alert queued meanwhile into one transaction (`GroupCommit` over
 `tradingview_store.store_alerts`); each request is answered after its commit.
 """
@@ -7,7 +7,6 @@ alert queued meanwhile into one transaction (`GroupCommit` over
 from __future__ import annotations
 
 import asyncio
-import time
 
 import structlog
 
@@ -25,22 +24,17 @@ class Unconfirmed(Exception):
 
 
 class Intake:
-    """One process's webhook intake: `check` with the market's symbols cached for
-    `symbols_ttl` seconds, and `writer`, the group commit that stores checked
-    alerts (up to `max_batch` per transaction) with `store_alerts`.
+    """One process's webhook intake: `check` against the market, and `writer`, the
+    group commit that stores checked alerts (up to `max_batch` per transaction)
+    with `store_alerts`.
 
         checked = await intake.check(alert)             # AlertError: answer at once
         accepted = await intake.store(checked, 2.5)     # after the commit
         await intake.close()                            # on shutdown: drain
     """
 
-    def __init__(
-        self, services: Services, *, max_batch: int = 500, symbols_ttl: float = 60.0
-    ) -> None:
+    def __init__(self, services: Services, *, max_batch: int = 500) -> None:
         self.services = services
-        self.symbols_ttl = symbols_ttl
-        self._symbols: frozenset[str] = frozenset()
-        self._symbols_until = 0.0
         self.writer: GroupCommit[Checked, Accepted] = GroupCommit(
             self._store, max_batch=max_batch, name="tradingview_writer"
         )
@@ -56,15 +50,8 @@ class Intake:
         )
         return accepted
 
-    async def symbols(self) -> frozenset[str]:
-        """The market's symbols, asked again once `symbols_ttl` has passed."""
-        if time.monotonic() >= self._symbols_until:
-            self._symbols = frozenset(await self.services.market.symbols())
-            self._symbols_until = time.monotonic() + self.symbols_ttl
-        return self._symbols
-
     async def check(self, alert: Alert) -> Checked:
-        return await check(self.services, alert, await self.symbols())
+        return await check(self.services, alert)
 
     async def store(self, checked: Checked, timeout: float) -> Accepted:  # noqa: ASYNC109
         """`checked` stored by the writer with the alerts queued meanwhile; its

@@ -103,6 +103,7 @@ async def test_unknown_symbol_and_timeframe():
     with pytest.raises(UnknownSymbol) as error:
         await feed.ticker("BTX/USDT")
     assert error.value.matches == ["BTC/USDT"]
+    assert await feed.has_symbol("BTC/USDT") and not await feed.has_symbol("BTX/USDT")
     ethonly = ReplayFeed(DATA_DIR, ReplayClock(START, 0), timeframes=["1h", "4h"])
     with pytest.raises(UnsupportedTimeframe):
         await ethonly.candles("ETH/USDT", "1d", 10)

@@ -44,6 +44,9 @@ class ReplayFeed:
     async def symbols(self) -> list[str]:
         return sorted(self._files)
 
+    async def has_symbol(self, symbol: str) -> bool:
+        return symbol in self._files
+
     def native_timeframes(self, symbol: str) -> list[str]:
         return sorted(self._known(symbol), key=TIMEFRAME_MS.__getitem__)
 

@@ -107,6 +107,11 @@ class MarketFeed(Protocol):
         """Every symbol this feed serves, as `BASE/QUOTE`."""
         ...
 
+    async def has_symbol(self, symbol: str) -> bool:
+        """Whether this feed serves `symbol` (a set lookup, unlike searching
+        `symbols()`, which builds a sorted list of them all)."""
+        ...
+
     async def timeframes(self, symbol: str) -> list[str]:
         """Timeframes available for `symbol` (native or built from finer candles)."""
         ...

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import App
+from engine.market.ccxt_client import ExchangeUnavailable
 from engine.market.clock import ReplayClock
 from engine.market.live import Tick
 from engine.market.timeframes import HOUR_MS, MINUTE_MS
@@ -147,3 +148,18 @@ def test_settings_for_several_exchanges() -> None:
     assert settings.ccxt_config_for("backup") == {"proxy": "x"}
     flat = Settings(_env_file=None, exchange_ccxt_config={"urls": {}})  # type: ignore[call-arg]
     assert flat.ccxt_config_for("binance") == {"urls": {}}
+
+
+async def test_has_symbol_asks_every_reachable_exchange(make_rig: MakeRig) -> None:
+    rig = await make_rig(exchanges=2)
+    rig.servers[1].listed = ("SOL/USDT",)  # listed by the backup only
+    market = rig.market
+    assert await market.has_symbol("BTC/USDT") and await market.has_symbol("SOL/USDT")
+    assert not await market.has_symbol("NOPE/USDT")
+    assert set(await market.symbols()) >= {"BTC/USDT", "SOL/USDT"}
+    assert await rig.client.has_symbol("BTC/USDT") and not await rig.client.has_symbol("SOL/USDT")
+    down = await make_rig(exchanges=2)  # a market whose exchanges never answered
+    for server in down.servers:
+        server.down = True
+    with pytest.raises(ExchangeUnavailable):
+        await down.market.has_symbol("BTC/USDT")
