@@ -2,13 +2,14 @@
 holds the active alarms of active chats in memory (an `AlarmBook`, a `ChangeWatch`,
 indicator alarms by market and timeframe), loaded from storage on first use, kept
 in step by the handlers (`track`, `forget`) and, every `RESYNC_SECONDS`, with the
-alarms other processes created. A tick (live stream, or `poll` of the replay each
-second) is matched in memory; each alarm it fires leaves the book, gets a chart
-(`handlers.alarm_charts`: rendered ahead for tick-driven alarms; a failed chart
-only costs the picture), then one transaction: the conditional
-UPDATE `storage.alarms.fire` (one process wins) and only then the notification
-``alarm:ID`` with its outbox row. A failed transaction puts the alarm back.
-Indicator alarms are evaluated at candle closes. Stale data fires nothing.
+alarms other processes created; and the entry points of the handlers and the
+scheduler (`alarm_service`, `poll_prices`, `at_candle_close`, `close_alarms`).
+A tick (live stream, or `poll` of the replay each second) is matched in memory;
+indicator alarms are evaluated at candle closes. Each alarm that fires leaves the
+book, gets a chart (`handlers.alarm_charts`: rendered ahead for tick-driven
+alarms; a failed chart only costs the picture), then is recorded by the one
+transaction of `handlers.alarm_firing`; a failed transaction puts it back.
+Stale data fires nothing.
 """
 
 from __future__ import annotations
@@ -17,33 +18,24 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, cast
 
 import structlog
 
-from engine.alarm_indicators import (
-    candles_stale,
-    indicator_candles,
-    indicator_fires,
-    indicator_values,
-)
 from engine.alarms import (
     AlarmBook,
     AlarmKind,
     PriceAlarm,
 )
 from engine.change_alarms import ChangeAlarm, ChangeWatch
-from engine.market.clock import to_datetime
 from engine.market.path import recent_price_path
 from engine.market.timeframes import duration_ms
 from engine.market.types import MarketError
 from handlers.alarm_charts import ChartKey, chart_key, firing_charts, warm, warms
-from handlers.alarm_text import PRICE_KINDS, AlarmView, alarm_card
+from handlers.alarm_firing import Firing, commit, indicator_firings
+from handlers.alarm_text import PRICE_KINDS, AlarmView
 from handlers.context import Services
-from handlers.notify import register_renderer
 from storage import alarms as alarm_store
-from storage import outbox
 
 if TYPE_CHECKING:
     from engine.market.live import Tick  # the live stream imports ccxt: not at run time
@@ -52,21 +44,6 @@ log = structlog.get_logger(__name__)
 
 STATE_KEY = "alarms"
 RESYNC_SECONDS = 60.0
-
-Direction = Literal["above", "below"]
-
-register_renderer("alarm", alarm_card)
-
-
-@dataclass(frozen=True, slots=True)
-class Firing:
-    """An alarm a price or a closed candle fired: `value` is the move in percent
-    (change) or the indicator's value (indicator)."""
-
-    view: AlarmView
-    price: float
-    time_ms: int
-    value: float | None = None
 
 
 def _price_alarm(view: AlarmView) -> PriceAlarm:
@@ -255,25 +232,7 @@ class AlarmService:
         due = [(s, group) for (s, tf), group in self.indicators.items() if tf == timeframe]
         for symbol, group in due:
             views = [v for v in group.values() if v.id not in self._in_flight]
-            labels = {v.indicator for v in views if v.indicator}
-            if not labels:
-                continue
-            limit = max(indicator_candles(label) for label in labels)
-            try:
-                candles = await self.services.market.candles(symbol, timeframe, limit)
-            except MarketError as error:
-                log.warning("alarm_candles_skipped", symbol=symbol, reason=str(error))
-                continue
-            if candles_stale(candles):
-                log.info("alarms_paused_stale", symbol=symbol, timeframe=timeframe)
-                continue
-            values = await asyncio.to_thread(indicator_values, candles.frame, labels)
-            close = float(candles.frame["close"].iloc[-1])
-            time_ms = candles.last_close_ms or candles.as_of_ms
-            for view in views:
-                value = values.get(view.indicator or "")
-                if indicator_fires(cast(Direction, view.direction), view.level, value):
-                    firings.append(Firing(view, close, time_ms, value))
+            firings += await indicator_firings(self.services.market, symbol, timeframe, views)
         return await self.record(firings) if firings else 0
 
     # -- recording ----------------------------------------------------------------------
@@ -289,7 +248,7 @@ class AlarmService:
             for firing in firings:
                 view = firing.view
                 try:
-                    won = await self._commit(firing, charts.get(chart_key(view)))
+                    won = await commit(self.services, firing, charts.get(chart_key(view)))
                 except Exception:
                     log.exception("alarm_fire_failed", alarm=view.id, symbol=view.symbol)
                     self._rearm(view)
@@ -304,22 +263,6 @@ class AlarmService:
             return recorded
         finally:
             self._in_flight.difference_update(ids)
-
-    async def _commit(self, firing: Firing, chart: tuple[bytes, str] | None) -> bool:
-        view = firing.view
-        demo = bool(self.services.market.is_demo)
-        payload = view.fired(firing.price, firing.time_ms, firing.value, demo).payload()
-        async with self.services.db.session() as session:
-            at = to_datetime(firing.time_ms)
-            if not await alarm_store.fire(
-                session, view.id, firing.price, value=firing.value, at=at
-            ):
-                return False
-            key = f"alarm:{view.id}"
-            nid = await outbox.create_notification(session, key, "alarm", payload, *(chart or ()))
-            if nid is not None:
-                await outbox.enqueue(session, nid, [view.chat_id])
-        return True
 
     def _rearm(self, view: AlarmView) -> None:
         """Put back an alarm whose firing could not be recorded (unless it was

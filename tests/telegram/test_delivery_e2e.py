@@ -12,7 +12,7 @@ faster) and injects 429, 502 and 403. On SQLite and PostgreSQL.
   shares, nothing twice.
 
 What the server received (`sent_to`, `uploads`, `requests`) is the truth here; the
-outbox rows must agree with it.
+outbox rows must agree with it. The helpers are in `delivery_helpers.py`.
 """
 
 from __future__ import annotations
@@ -21,108 +21,30 @@ import asyncio
 import signal
 import sys
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from bot.delivery import DeliveryWorker
-from storage import outbox
-from storage.accounts import touch_chat
 from storage.db import Database
-from storage.models import Chat, Notification, OutboxMessage
+from storage.models import Chat, Notification
 from tests.telegram.conftest import RATE_SCALE
+from tests.telegram.delivery_helpers import (
+    PNG,
+    QUICK,
+    add_chats,
+    deliver_all,
+    eventually,
+    fan_out,
+    outbox_rows,
+    the_one,
+)
 from tests.telegram.worker_process import telegram_delivery
-from tests.telegram_server import SentMessage, TelegramServer, png_bytes
+from tests.telegram_server import SentMessage, TelegramServer
 
 PROJECT = Path(__file__).resolve().parent.parent.parent
-PNG = png_bytes(64, 48)
 RETRY_AFTER = 1  # seconds, the smallest Telegram sends
-QUICK = {"poll_seconds": 0.05, "backoff_seconds": 0.05}
-
-
-# --- helpers ----------------------------------------------------------------------------
-
-
-async def add_chats(db: Database, kinds: dict[int, str]) -> dict[int, int]:
-    """Telegram chat id -> our Chat.id, for chats of the given kinds."""
-    async with db.session() as session:
-        return {
-            external: (await touch_chat(session, "telegram", str(external), kind=kind)).id
-            for external, kind in kinds.items()
-        }
-
-
-async def fan_out(
-    db: Database, key: str, text: str, chat_ids: Iterable[int], image: bytes | None = None
-) -> None:
-    """One notification to `chat_ids`, queued as the app queues it."""
-    async with db.session() as session:
-        notification = await outbox.create_notification(
-            session,
-            key,
-            "broadcast",
-            {"text": text},
-            image=image,
-            image_name="chart.png" if image else None,
-        )
-        assert notification is not None
-        await outbox.enqueue(session, notification, list(chat_ids))
-
-
-async def outbox_rows(db: Database) -> dict[int, list[OutboxMessage]]:
-    """Telegram chat id -> its outbox rows, in queue order."""
-    async with db.session() as session:
-        found = await session.execute(
-            select(OutboxMessage, Chat.external_id)
-            .join(Chat, Chat.id == OutboxMessage.chat_id)
-            .order_by(OutboxMessage.id)
-        )
-        by_chat: dict[int, list[OutboxMessage]] = {}
-        for row, external in found.all():
-            by_chat.setdefault(int(external), []).append(row)
-        return by_chat
-
-
-async def unfinished(db: Database) -> int:
-    rows = await outbox_rows(db)
-    return sum(r.status in ("pending", "sending") for chat in rows.values() for r in chat)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]],
-    timeout: float,  # noqa: ASYNC109
-    what: str,
-) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
-async def deliver_all(workers: list[DeliveryWorker], db: Database, timeout: float = 20) -> None:  # noqa: ASYNC109
-    """Run `workers` concurrently (as `App.run` runs one) until no row is pending or
-    being sent, then stop them the graceful way."""
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(worker.run(stop)) for worker in workers]
-    try:
-        await eventually(lambda: _settled(db), timeout, "the outbox to be delivered")
-    finally:
-        stop.set()
-        await asyncio.wait_for(asyncio.gather(*tasks), 30)
-
-
-async def _settled(db: Database) -> bool:
-    return await unfinished(db) == 0
-
-
-def the_one(server: TelegramServer, chat: int) -> SentMessage:
-    messages = server.sent_to(chat)
-    assert len(messages) == 1, (chat, [m.plain for m in messages])
-    return messages[0]
 
 
 # --- 1. a fan-out with faults -----------------------------------------------------------
