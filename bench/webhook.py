@@ -6,7 +6,9 @@ and queued) over loopback HTTP, on SQLite and on PostgreSQL (a database of its
 own, created and dropped here), then N repeats of the same alerts. Prints the
 response-time median/p99, checks every alert was accepted once (N signals, N
 outbox rows, N repeats answered "duplicate"), and compares with a baseline: the
-same requests to an empty route on the same server, in the same run.
+same requests to an empty route on the same server, in the same run; and, once
+per run, a floor: the same load answered by a bare asyncio protocol (what the
+machine, the event loop and the load cost before any HTTP library).
 Goal: p99 < 200 ms for 1,000 concurrent requests.
 
 The load comes from other processes, as TradingView's would, and is kept light
@@ -190,6 +192,46 @@ class Clients:
 # --- the server side ---
 
 
+class _Answer(asyncio.Protocol):
+    """The floor's server: a fixed answer once a request's head arrived, no HTTP
+    library (only the kernel, the event loop and the load itself)."""
+
+    ANSWER = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n"
+        b'Connection: close\r\n\r\n{"ok": true}'
+    )
+
+    def __init__(self, opened: list[int]) -> None:
+        self.opened = opened
+        self.head = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.opened[0] += 1
+
+    def data_received(self, data: bytes) -> None:
+        self.head += data
+        if b"\r\n\r\n" in self.head:
+            self.transport.write(self.ANSWER)  # type: ignore[attr-defined]
+            self.transport.close()
+
+
+async def floor(n: int, clients: Clients) -> tuple[float, float]:
+    """p99 and server CPU (ms) of N requests answered by `_Answer`: what this
+    machine and this load cost before any HTTP library or PulseWave code."""
+    opened = [0]
+    server = await asyncio.get_running_loop().create_server(
+        lambda: _Answer(opened), "127.0.0.1", 0, backlog=2048
+    )
+    port = server.sockets[0].getsockname()[1]
+    try:
+        requests = [request_bytes(port, "/floor", alert(i)) for i in range(n)]
+        answers, cpu, _ = await clients.round(port, requests, lambda: opened[0])
+    finally:
+        server.close()
+    return quantiles([a[0] for a in answers])[1], cpu * 1000
+
+
 def quantiles(times: list[float]) -> tuple[float, float]:
     ordered = sorted(times)
     return statistics.median(ordered) * 1000, ordered[int(0.99 * (len(ordered) - 1))] * 1000
@@ -345,6 +387,12 @@ async def main() -> int:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"machine: {os.cpu_count()} CPUs, load average {load} (other work shares them)")
     try:
+        await floor(args.requests, clients)  # a first round warms the processes up
+        p99, cpu = await floor(args.requests, clients)
+        print(
+            f"floor (no HTTP library: a fixed answer from a bare asyncio protocol): "
+            f"p99 {p99:.1f} ms, server CPU {cpu:.0f} ms"
+        )
         with tempfile.TemporaryDirectory() as folder:
             url = f"sqlite+aiosqlite:///{folder}/bench.db"
             await measure("SQLite", url, folder, args.requests, clients, args.batch)
