@@ -75,11 +75,22 @@ class Harness:
         if count:
             sent = await self.server.wait_for_messages(message.chat_id, before + count, timeout)
             return sent[before : before + count]
-        await self.server.wait_idle(timeout=timeout, quiet=0.15)
+        await self.idle(timeout)
         return self.server.sent_to(message.chat_id)[before:]
 
-    async def idle(self) -> None:
-        await self.server.wait_idle(timeout=15.0, quiet=0.15)
+    async def idle(self, timeout: float = 15.0) -> None:  # noqa: ASYNC109
+        """Until the server has been calm for a moment and the bot handles no update
+        (a handler can work longer than that moment between two API calls)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            await self.server.wait_idle(timeout=max(0.1, deadline - loop.time()), quiet=0.15)
+            telegram = getattr(self.app, "telegram", None)
+            if telegram is None or telegram.inflight.count == 0:
+                return
+            if loop.time() >= deadline:
+                raise TimeoutError(f"the bot still handles {telegram.inflight.count} update(s)")
+            await asyncio.sleep(0.01)
 
     async def shutdown(self) -> None:
         self.stop.set()
