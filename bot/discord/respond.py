@@ -111,9 +111,7 @@ class Responder:
             return
         press = decode(custom_id, self.store)
         if press is None:
-            text = translator_for(interaction).gettext(EXPIRED)
-            reply = Reply(text=text, tone=Tone.ERROR, ephemeral=True)
-            await self._guarded(interaction, self._send(interaction, render(reply)))
+            await self._tell(interaction, EXPIRED)
         elif press.mode == "e":
             await self._guarded(interaction, self._edit(interaction, press.action))
         elif press.mode == "r":
@@ -129,10 +127,15 @@ class Responder:
         if verdict.allowed:
             return False
         log.info("discord_throttled", user=interaction.user.id, notified=verdict.notify)
-        text = translator_for(interaction).gettext(SLOW_DOWN)
+        await self._tell(interaction, SLOW_DOWN)
+        return True
+
+    async def _tell(self, interaction: discord.Interaction, message: str) -> None:
+        """Answer with `message` (a catalogue text), privately, instead of running
+        anything."""
+        text = translator_for(interaction).gettext(message)
         reply = Reply(text=text, tone=Tone.ERROR, ephemeral=True)
         await self._guarded(interaction, self._send(interaction, render(reply)))
-        return True
 
     # --- the three answers ---------------------------------------------------
 
