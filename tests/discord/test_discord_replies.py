@@ -177,3 +177,17 @@ async def test_replies_speak_the_users_discord_language(
     values = {"symbol": "BTC"}
     message = await server.answer(await server.command(ayse, CHANNEL, "price", values, locale="tr"))
     assert message.embed["fields"][0]["name"] == "24s değişim"
+
+
+async def test_a_button_whose_payload_is_gone_says_it_expired(
+    frontend: DiscordFrontend, discord_server: DiscordServer
+) -> None:
+    server = discord_server
+    ann = server.user(4001, "Ann")
+    message = await server.answer(await server.command(ann, CHANNEL, "price", {"symbol": "BTC"}))
+    # A long payload kept by a key this process does not know (a restart, another process).
+    button = message.payload["components"][0]["components"][0]
+    button["custom_id"] = "pk:AAAAAAAAAAA:0"
+    answer = await server.answer(await server.press(ann, message, button["label"]))
+    assert answer.ephemeral and answer.text.startswith("This button has expired.")
+    assert message.edits == 0
