@@ -74,12 +74,11 @@ def build_scheduler(services: Services) -> Scheduler:
     # Once, right away: signal history and outcomes left open by the last run.
     scheduler.add("catch_up", catch_up, "date")
 
-    async def outbox_retention() -> None:
+    async def retention() -> None:
         await jobs.purge_outbox(services)
+        await jobs.purge_chat_state(services)
 
-    scheduler.add(
-        "outbox_retention", outbox_retention, "interval", hours=6, max_instances=1, coalesce=True
-    )
+    scheduler.add("retention", retention, "interval", hours=6, max_instances=1, coalesce=True)
 
     async def alarm_ticks() -> None:
         await alarm_engine.poll_prices(services)

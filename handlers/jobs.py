@@ -15,7 +15,7 @@ from handlers import alarm_engine
 from handlers.context import Services
 from handlers.live_market import LiveMarket
 from handlers.scan import ScanState, scan, track_outcomes
-from storage import outbox
+from storage import chat_ui, outbox
 from storage.models import utcnow
 
 log = structlog.get_logger(__name__)
@@ -65,6 +65,16 @@ async def purge_outbox(services: Services) -> tuple[int, int]:
     if rows or pictures:
         log.info("outbox_purged", rows=rows, pictures=pictures, before=before.isoformat())
     return rows, pictures
+
+
+async def purge_chat_state(services: Services) -> int:
+    """Retention of what the chat front ends keep (see `storage.chat_ui.purge`):
+    expired button payloads, wizards left untouched for days."""
+    async with services.db.session() as session:
+        purged = await chat_ui.purge(session)
+    if purged:
+        log.info("chat_state_purged", rows=purged)
+    return purged
 
 
 async def on_start(services: Services) -> None:

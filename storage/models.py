@@ -270,9 +270,39 @@ class Alarm(Base):
     fired_value: Mapped[float | None] = mapped_column(Float)
 
 
+class ButtonPayload(Base):
+    """A button's action too long for its platform's limit (Telegram's 64-byte
+    callback data, Discord's 100-character custom ids), kept by the short `key`
+    the button carries, so that every process, and the process after a restart,
+    can answer the press until `expires_at` (see `bot.action_store`)."""
+
+    __tablename__ = "button_payloads"
+    __table_args__ = (Index("ix_button_payloads_expires_at", "expires_at"),)
+
+    namespace: Mapped[str] = mapped_column(String(16), primary_key=True)  # the platform
+    key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    payload: Mapped[dict] = mapped_column(JSON)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WizardState(Base):
+    """Where a user is in a step-by-step wizard (aiogram's FSM state and data),
+    by aiogram's storage key, so that a wizard survives a restart and works on
+    whichever process receives the next update (`bot.telegram.wizard_storage`)."""
+
+    __tablename__ = "wizard_states"
+    __table_args__ = (Index("ix_wizard_states_updated_at", "updated_at"),)
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[str | None] = mapped_column(String(100))
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 __all__ = [
     "Alarm",
     "Base",
+    "ButtonPayload",
     "Candle",
     "CandleGap",
     "Chat",
@@ -281,5 +311,6 @@ __all__ = [
     "OutboxMessage",
     "SignalRecord",
     "User",
+    "WizardState",
     "func",
 ]

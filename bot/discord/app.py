@@ -39,7 +39,7 @@ from bot.discord.respond import (
     translator_for,
 )
 from bot.discord.sender import DiscordSender
-from bot.discord.views import ActionButton, ActionStore
+from bot.discord.views import ActionButton, action_store
 from handlers.context import Services
 from handlers.reply import Reply, Tone
 
@@ -91,7 +91,7 @@ class DiscordFrontend:
         self.sync_commands = sync_commands
         self.gateway = gateway
         self.ready_timeout = ready_timeout
-        self.store = ActionStore()
+        self.store = action_store(services.db)
         self.responder = Responder(
             services,
             self.store,
@@ -177,6 +177,7 @@ class DiscordFrontend:
         """Finish the interactions being answered, then disconnect and close.
         Stop the delivery worker first: the sender uses this client."""
         await self.responder.drain()
+        await self.store.close()  # long button payloads written before storage closes
         await self._close_quietly()
         if self._connection is not None:
             self._connection.cancel()

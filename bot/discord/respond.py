@@ -109,7 +109,7 @@ class Responder:
         """A button: run its action; edit, refresh or answer as its custom id says."""
         if await self._throttled(interaction):
             return
-        press = decode(custom_id, self.store)
+        press = await decode(custom_id, self.store)
         if press is None:
             await self._tell(interaction, EXPIRED)
         elif press.mode == "e":

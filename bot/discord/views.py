@@ -11,8 +11,9 @@ A button carries a command line (`Button.action`). On Discord it becomes a custo
 
 ``pw:<mode>:<list>:<n>:<action>`` holds it all (``n``, the button's position, keeps
 ids unique within a message). An action too long for that is kept in an
-`ActionStore` and the button carries ``pk:<key>:<n>``; a key that is gone
-(restart, expiry) answers "this button has expired".
+`ActionStore` (in memory and in the database, so it survives a restart and
+works on every process) and the button carries ``pk:<key>:<n>``; a key that is
+gone (expired) answers "this button has expired".
 
 Presses arrive through `ActionButton`, a `DynamicItem` registered once on the
 client: it matches every custom id above, so buttons keep working after a restart
@@ -21,14 +22,16 @@ and no view is kept in memory per message (views are stopped before sending).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.action_store import ActionStore as SharedActionStore
+from bot.action_store import Codec
 from handlers.registry import split_command
 from handlers.reply import Button
+from storage.db import Database
 
 if TYPE_CHECKING:
     from bot.discord.app import PulseClient
@@ -81,14 +84,22 @@ def encode(press: Press, index: int, store: ActionStore | None) -> str:
     return f"pk:{store.put(press)}:{index}"
 
 
-def decode(custom_id: str, store: ActionStore | None) -> Press | None:
+async def decode(custom_id: str, store: ActionStore | None) -> Press | None:
     """The press behind a custom id; None if it is not ours or has expired."""
     match = ActionButton.__discord_ui_compiled_template__.fullmatch(custom_id)
     if match is None:
         return None
     if match["key"] is not None:
-        return store.get(match["key"]) if store is not None else None
+        return await store.get(match["key"]) if store is not None else None
     return Press(match["mode"], match["action"], match["list"])
+
+
+def action_store(db: Database | None = None) -> ActionStore:
+    """The Discord front end's store of long presses (kept in `db` when given)."""
+    if db is None:
+        return ActionStore()
+    codec: Codec[Press] = Codec(asdict, lambda fields: Press(**fields))
+    return ActionStore(db=db, namespace="discord", codec=codec)
 
 
 def _layout(rows: list[list[Button]]) -> list[list[Button]]:

@@ -8,9 +8,9 @@ the command menu, and a shutdown that lets in-flight updates finish.
   (`TELEGRAM_WEBHOOK_SECRET`, required), and `setWebhook` registers the URL.
 - `setMyCommands` at start: the default list in `DEFAULT_LANGUAGE`, then one list per
   supported language, and for each Telegram admin in `ADMIN_IDS` the admin commands too.
-- FSM (wizards) state lives in memory: a process that restarts forgets an unfinished
-  wizard; several webhook processes behind a load balancer would need a shared
-  storage (aiogram's RedisStorage) for wizards to survive switching process.
+- FSM (wizards) state lives in the database (`bot/telegram/wizard_storage.py`): an
+  unfinished wizard survives a restart and continues on whichever process receives
+  the next update (several webhook processes behind a load balancer).
 """
 
 from __future__ import annotations
@@ -25,11 +25,10 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
-from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 
-from bot.telegram.keyboards import ActionStore
+from bot.telegram.keyboards import action_store
 from bot.telegram.limits import TelegramLimits
 from bot.telegram.middlewares import (
     CatalogueI18n,
@@ -42,6 +41,7 @@ from bot.telegram.middlewares import (
 from bot.telegram.present import Presenter
 from bot.telegram.routers import build_routers
 from bot.telegram.sender import TelegramSender
+from bot.telegram.wizard_storage import DatabaseStorage
 from bot.web import WebServer
 from handlers.context import Services
 from handlers.i18n import SUPPORTED_LANGUAGES, Translator
@@ -110,7 +110,8 @@ class TelegramFrontend:
             session=session,
             default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True),
         )
-        self.presenter = Presenter(self.bot, services, TelegramLimits(rate_scale), ActionStore())
+        store = action_store(services.db)  # long presses, shared with other processes
+        self.presenter = Presenter(self.bot, services, TelegramLimits(rate_scale), store)
         self.sender = TelegramSender(self.presenter)
         self.inflight = InFlight()
         self.dispatcher = self._build_dispatcher()
@@ -122,7 +123,7 @@ class TelegramFrontend:
         return bool(self.settings.telegram_webhook_url)
 
     def _build_dispatcher(self) -> Dispatcher:
-        dispatcher = Dispatcher(storage=MemoryStorage())
+        dispatcher = Dispatcher(storage=DatabaseStorage(self.services.db))
         dispatcher["presenter"] = self.presenter
         dispatcher.update.outer_middleware(self.inflight)
         language = self.services.config.default_language
@@ -257,4 +258,7 @@ class TelegramFrontend:
             await self.bot.get_updates(offset=update_id + 1, limit=1, timeout=0)
 
     async def close(self) -> None:
+        """After `stop` and the delivery worker: the last button payloads are
+        written (before storage closes), then the HTTP session closes."""
+        await self.presenter.store.close()
         await self.bot.session.close()

@@ -6,9 +6,10 @@ sits on (`Mode`), and for some modes the command that produced that message (its
 *source*, re-run to refresh or page the message). Packed, `c|e|chart BTC/USDT 4h|`
 is far below 64 bytes, as nearly every action is. One that is not (or that contains
 the separator) is kept server-side in an `ActionStore` and the button carries only
-its short key (`k|<11 chars>`): in memory, for `ACTION_TTL` (two days), which suits
-one process; a key that is gone (restart, expiry, another process behind a load
-balancer) answers "this button has expired, send the command again".
+its short key (`k|<11 chars>`) for `ACTION_TTL` (two days), in memory and in the
+database, so it works after a restart and on every process behind a load
+balancer; a key that is gone (expired) answers "this button has expired, send the
+command again".
 
 How a button acts follows from its command and the message's source:
 
@@ -32,8 +33,10 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.action_store import ActionStore as SharedActionStore
+from bot.action_store import Codec
 from handlers.registry import split_command
 from handlers.reply import Button
+from storage.db import Database
 
 PAGE_ROWS = 8
 MAX_BUTTONS = 100  # Telegram's limit for one inline keyboard
@@ -88,16 +91,24 @@ def encode(press: Press, store: ActionStore) -> str:
         return Stored(key=store.put(press)).pack()
 
 
-def decode(data: str, store: ActionStore) -> Press | None:
+async def decode(data: str, store: ActionStore) -> Press | None:
     """The press behind callback data; None when it is unknown or expired."""
     try:
         if data.startswith(Stored.__prefix__ + Stored.__separator__):
-            return store.get(Stored.unpack(data).key)
+            return await store.get(Stored.unpack(data).key)
         if data.startswith(Press.__prefix__ + Press.__separator__):
             return Press.unpack(data)
     except (ValueError, TypeError):
         return None
     return None
+
+
+def action_store(db: Database | None = None) -> ActionStore:
+    """The Telegram front end's store of long presses (kept in `db` when given)."""
+    if db is None:
+        return ActionStore()
+    codec: Codec[Press] = Codec(lambda press: press.model_dump(mode="json"), Press.model_validate)
+    return ActionStore(db=db, namespace="telegram", codec=codec)
 
 
 def command_name(line: str | None) -> str | None:

@@ -76,15 +76,33 @@ async def test_long_actions_are_kept_server_side_and_still_work(
     assert "There is no command /xxxx" in answer.text and answer.ephemeral
 
 
-def test_custom_ids_round_trip() -> None:
+async def test_long_buttons_work_after_a_restart(
+    start_frontend: Any, discord_server: DiscordServer
+) -> None:
+    """The payload is in the database: the next process answers the press (the
+    store's memory is new), as another process behind a load balancer would."""
+    server = discord_server
+    ann = server.user(6002, "Ann")
+    first = await start_frontend()
+    reply = Reply(text="long", buttons=[[Button("Go", "help " + "y" * 120)]])
+    await first.sender.send(Outgoing(str(CHANNEL), "guild", reply))
+    [message] = server.sent_to(CHANNEL)
+    await first.stop()
+    restarted = await start_frontend()
+    assert len(restarted.store) == 0
+    answer = await server.answer(await server.press(ann, message, "Go"))
+    assert "There is no command /yyyy" in answer.text  # the action ran: not "expired"
+
+
+async def test_custom_ids_round_trip() -> None:
     store = ActionStore()
     for press in (Press("e", "chart BTC/USDT 4h"), Press("r", "delalarm 12", "alarms")):
-        assert decode(encode(press, 3, store), store) == press
+        assert await decode(encode(press, 3, store), store) == press
     assert press_for("chart BTC/USDT 1d", "chart BTC/USDT 4h").mode == "e"
     assert press_for("delalarm 3", "alarms") == Press("r", "delalarm 3", "alarms")
     assert press_for("alarms", "alarm BTC above 1").mode == "n"
     assert press_for("help", None).mode == "n"
-    assert decode("something-else", store) is None
+    assert await decode("something-else", store) is None
 
 
 async def test_views_are_not_kept_per_message(

@@ -96,16 +96,24 @@ async def test_expired_buttons_say_so(bot: Harness) -> None:
     alice = bot.user("Alice", 1001)
     [welcome] = await bot.say(alice, "/start")
     store = bot.app.telegram.presenter.store
-    store._items.clear()  # e.g. the process restarted
     from bot.telegram.keyboards import Mode, Press, encode
 
-    data = encode(Press(m=Mode.NEW, a="price BTC " + "x" * 80), store)
-    store._items.clear()
-    bot.server.message(alice.id, welcome.message_id).reply_markup = {
-        "inline_keyboard": [[{"text": "Old", "callback_data": data}]]
-    }
-    update = await bot.server.press_button(alice, welcome, data)
-    await bot.idle()
-    answer = bot.server.callback_answer(update)
-    assert answer is not None and answer.show_alert
-    assert answer.text == "This button has expired. Please send the command again."
+    async def press_long(action: str) -> tuple[str, bool]:
+        """A long button on the welcome message, pressed: the toast it got."""
+        data = encode(Press(m=Mode.NEW, a=action), store)
+        await store.close()  # written to the database
+        store._items.clear()  # the process restarted: its memory is empty
+        bot.server.message(alice.id, welcome.message_id).reply_markup = {
+            "inline_keyboard": [[{"text": "Old", "callback_data": data}]]
+        }
+        update = await bot.server.press_button(alice, welcome, data)
+        await bot.idle()
+        answer = bot.server.callback_answer(update)
+        assert answer is not None
+        return answer.text or "", bool(answer.show_alert)
+
+    # Kept in the database: it still works after a restart (the command runs).
+    assert "Too many arguments" in (await press_long("price BTC " + "x" * 80))[0]
+    store.ttl = 0.0  # a payload kept for no time: expired when pressed
+    expired, alert = await press_long("price ETH " + "y" * 80)
+    assert expired == "This button has expired. Please send the command again." and alert

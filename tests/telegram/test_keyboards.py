@@ -15,14 +15,14 @@ from bot.telegram.keyboards import (
 from handlers.reply import Button
 
 
-def test_short_actions_travel_in_the_callback_data() -> None:
+async def test_short_actions_travel_in_the_callback_data() -> None:
     store = ActionStore()
     data = encode(Press(m=Mode.EDIT, a="chart BTC/USDT 4h"), store)
     assert data == "c|e|chart BTC/USDT 4h|" and len(store) == 0
-    assert decode(data, store) == Press(m=Mode.EDIT, a="chart BTC/USDT 4h")
+    assert await decode(data, store) == Press(m=Mode.EDIT, a="chart BTC/USDT 4h")
 
 
-def test_long_actions_are_kept_server_side_until_they_expire() -> None:
+async def test_long_actions_are_kept_server_side_until_they_expire() -> None:
     now = [0.0]
     store = ActionStore(ttl=60, clock=lambda: now[0])
     long_action = "unfollow DOGEUSDTPERP/USDT 15m ma_cross " + "x" * 40
@@ -30,20 +30,20 @@ def test_long_actions_are_kept_server_side_until_they_expire() -> None:
     for action in (long_action, piped, "lang ü" * 20):
         data = encode(Press(m=Mode.NEW, a=action, s="following"), store)
         assert data.startswith("k|") and len(data.encode()) <= 64
-        assert decode(data, store) == Press(m=Mode.NEW, a=action, s="following")
+        assert await decode(data, store) == Press(m=Mode.NEW, a=action, s="following")
     assert encode(Press(m=Mode.NEW, a=piped), store) == encode(Press(m=Mode.NEW, a=piped), store)
     now[0] += 61
-    assert decode(encode(Press(m=Mode.NEW, a="x" * 70), store), store) is not None  # fresh
-    assert decode(data, store) is None  # expired
-    assert decode("k|unknown", store) is None
-    assert decode("c|zz|bad mode|", store) is None
-    assert decode("garbage", store) is None
+    assert await decode(encode(Press(m=Mode.NEW, a="x" * 70), store), store) is not None  # fresh
+    assert await decode(data, store) is None  # expired
+    assert await decode("k|unknown", store) is None
+    assert await decode("c|zz|bad mode|", store) is None
+    assert await decode("garbage", store) is None
 
 
-def test_capacity_forgets_the_oldest() -> None:
+async def test_capacity_forgets_the_oldest() -> None:
     store = ActionStore(capacity=2)
     keys = [store.put(Press(m=Mode.NEW, a=f"{n}" * 70)) for n in range(3)]
-    assert store.get(keys[0]) is None and store.get(keys[2]) is not None
+    assert await store.get(keys[0]) is None and await store.get(keys[2]) is not None
 
 
 def test_modes_follow_from_the_command_and_the_message() -> None:
@@ -61,7 +61,7 @@ def test_modes_follow_from_the_command_and_the_message() -> None:
     assert button_press("help", None).m is Mode.NEW
 
 
-def test_long_lists_are_paged_when_their_source_can_run_again() -> None:
+async def test_long_lists_are_paged_when_their_source_can_run_again() -> None:
     store = ActionStore()
     rows = [[Button(f"🔕 #{n}", f"unfollow SYM{n}/USDT")] for n in range(20)]
     first = build_keyboard(rows, "following", store)
@@ -72,7 +72,7 @@ def test_long_lists_are_paged_when_their_source_can_run_again() -> None:
     assert last is not None
     assert [[b.text for b in row] for row in last.inline_keyboard][-1] == ["◀", "3/3"]
     assert len(last.inline_keyboard) == 4 + 1
-    page = decode(last.inline_keyboard[-1][0].callback_data or "", store)
+    page = await decode(last.inline_keyboard[-1][0].callback_data or "", store)
     assert page == Press(m=Mode.PAGE, a="1", s="following")
     flat = build_keyboard(rows, "follow BTC", store)  # cannot re-run: no paging
     assert flat is not None and len(flat.inline_keyboard) == 20

@@ -51,7 +51,7 @@ def toggled_label(ctx: Context, label: str, following: bool) -> str:
 
 
 async def on_press(query: CallbackQuery, ctx: Context, presenter: Presenter) -> None:
-    press = decode(query.data or "", presenter.store)
+    press = await decode(query.data or "", presenter.store)
     if press is None:
         await query.answer(ctx._(EXPIRED), show_alert=True)
         return

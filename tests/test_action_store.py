@@ -1,0 +1,93 @@
+"""Long button payloads kept in the database (`bot.action_store` over
+`storage.chat_ui`): another store on the same database (a restart, another
+process) answers the press; expired payloads are gone; a failed write only costs
+the other processes the button."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import update
+
+from bot.action_store import ActionStore
+from bot.discord.views import Press as DiscordPress
+from bot.discord.views import action_store as discord_store
+from bot.telegram.keyboards import Mode
+from bot.telegram.keyboards import Press as TelegramPress
+from bot.telegram.keyboards import action_store as telegram_store
+from storage import chat_ui
+from storage.db import Database
+from storage.models import WizardState, utcnow
+
+
+async def test_another_process_answers_a_press_kept_by_the_first(database: Database) -> None:
+    telegram = TelegramPress(m=Mode.CONFIRMED, a="delalarm 12 " + "x" * 80, s="alarms")
+    discord = DiscordPress("r", "unfollow DOGE/USDT 15m " + "y" * 90, "following")
+    first_t, first_d = telegram_store(database), discord_store(database)
+    keys = first_t.put(telegram), first_d.put(discord)
+    await first_t.close()
+    await first_d.close()
+    later_t, later_d = telegram_store(database), discord_store(database)
+    assert later_t.cached(keys[0]) is None  # nothing in this process's memory …
+    assert await later_t.get(keys[0]) == telegram  # … but the database has it
+    assert await later_d.get(keys[1]) == discord
+    assert later_t.cached(keys[0]) == telegram  # and now the memory too
+    assert await later_d.get(keys[0]) is None  # namespaces do not mix
+    assert await later_t.get("AAAAAAAAAAA") is None
+
+
+async def test_writes_happen_in_the_background_in_one_batch(database: Database) -> None:
+    store = telegram_store(database)
+    keys = [store.put(TelegramPress(m=Mode.NEW, a=f"help {n} " + "z" * 70)) for n in range(30)]
+    assert store._saving is not None  # scheduled by `put`, not awaited by it
+    await store.close()
+    other = telegram_store(database)
+    assert all([await other.get(key) is not None for key in keys])
+
+
+async def test_expired_payloads_are_not_answered_and_are_purged(database: Database) -> None:
+    store = telegram_store(database)
+    store.ttl = 0.0  # expires at once, in memory and in the database
+    key = store.put(TelegramPress(m=Mode.NEW, a="help " + "e" * 80))
+    await store.close()
+    assert await telegram_store(database).get(key) is None
+    async with database.session() as session:
+        assert await chat_ui.purge(session, utcnow() + timedelta(seconds=1)) == 1
+        assert await chat_ui.purge(session) == 0
+
+
+async def test_a_failed_write_keeps_the_button_in_this_process(tmp_path: Path) -> None:
+    unmigrated = Database(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")  # no tables
+    store = telegram_store(unmigrated)
+    press = TelegramPress(m=Mode.NEW, a="help " + "f" * 80)
+    key = store.put(press)
+    await store.close()  # the failed write is logged, not raised
+    assert await store.get(key) == press  # memory still answers here
+    await unmigrated.dispose()
+
+
+def test_without_a_database_the_memory_is_all() -> None:
+    store = ActionStore[str]()
+    key = store.put("x" * 100)
+    assert store.cached(key) == "x" * 100 and store.db is None
+
+
+async def test_wizards_untouched_for_days_are_purged(database: Database) -> None:
+    async with database.session() as session:
+        await chat_ui.set_wizard_state(session, "old", "AlarmWizard:level")
+        await chat_ui.set_wizard_data(session, "fresh", {"symbol": "BTC/USDT"})
+    later = utcnow() + chat_ui.WIZARD_RETENTION + timedelta(minutes=1)
+    async with database.session() as session:
+        await chat_ui.set_wizard_state(session, "fresh", "AlarmWizard:kind")  # touched later
+        await session.execute(
+            update(WizardState).where(WizardState.key == "fresh").values(updated_at=later)
+        )
+    async with database.session() as session:
+        assert await chat_ui.purge(session, later) == 1
+        fresh = await chat_ui.load_wizard(session, "fresh")
+        assert await chat_ui.load_wizard(session, "old") is None
+        assert fresh is not None and (fresh.state, fresh.data) == (
+            "AlarmWizard:kind",
+            {"symbol": "BTC/USDT"},
+        )
