@@ -25,22 +25,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import resource
-import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from sqlalchemy import insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import quantiles, temporary_postgres, wait_until
 from bot.app import App
 from bot.logs import configure_logging
 from engine.strategies.base import Signal
@@ -55,11 +52,6 @@ from storage.models import Chat
 from tests.telegram_server import TelegramServer
 
 TELEGRAM_PER_SECOND = 30.0
-PG = dict(
-    host=os.environ.get("PULSEWAVE_TEST_PG_HOST", "127.0.0.1"),
-    port=int(os.environ.get("PULSEWAVE_TEST_PG_PORT", "5432")),
-    user=os.environ.get("PULSEWAVE_TEST_PG_USER", "postgres"),
-)
 
 
 class Running:
@@ -108,19 +100,6 @@ async def create_chats(services: Any, numbers: range) -> list[int]:
             await session.execute(insert(Chat).values(rows[start : start + 1000]))
         query = select(Chat.id).where(Chat.external_id.in_([r["external_id"] for r in rows]))
         return list((await session.execute(query)).scalars())
-
-
-def quantiles(values: list[float]) -> tuple[float, float]:
-    ordered = sorted(values)
-    return statistics.median(ordered), ordered[int(0.99 * (len(ordered) - 1))]
-
-
-async def wait_until(check: Any, timeout: float, what: str) -> None:  # noqa: ASYNC109
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        await asyncio.sleep(0.05)
 
 
 async def fan_out(database_url: str, folder: str, chats: int, scale: float) -> dict[str, Any]:
@@ -263,15 +242,8 @@ async def main() -> int:
             await measure("SQLite", f"sqlite+aiosqlite:///{folder}/{{part}}.db", folder, args)
         if args.database == "sqlite":
             return 0
-        admin = await asyncpg.connect(database="postgres", **PG)
-        name = f"pulsewave_bench_{uuid.uuid4().hex[:8]}"
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            url = f"postgresql+asyncpg://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+        async with temporary_postgres() as url:
             await measure("PostgreSQL", url, folder, args)
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
     return 0
 
 

@@ -11,21 +11,18 @@ Goal: >= 50,000 candles/s into PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-
-import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from bench._common import temporary_postgres
 from engine.market.ccxt_client import CcxtClient, RetryPolicy, build_exchange
 from engine.market.clock import ReplayClock
 from engine.market.series import read_candle_file
@@ -37,11 +34,6 @@ from storage.db import Database
 from storage.models import Candle
 
 SYMBOLS = [f"S{i}/USDT" for i in range(10)]
-PG = dict(
-    host=os.environ.get("PULSEWAVE_TEST_PG_HOST", "127.0.0.1"),
-    port=int(os.environ.get("PULSEWAVE_TEST_PG_PORT", "5432")),
-    user=os.environ.get("PULSEWAVE_TEST_PG_USER", "postgres"),
-)
 BASELINE_ROWS = 3_000  # row-by-row is slow: measured on a slice, reported per second
 
 
@@ -144,17 +136,8 @@ async def main() -> None:
     print(f"upserting {len(rows) * len(SYMBOLS):,} candles (1 year of 1h x {len(SYMBOLS)} symbols)")
     with tempfile.TemporaryDirectory() as folder:
         await measure("SQLite", f"sqlite+aiosqlite:///{folder}/bench.db", rows)
-        name = f"pulsewave_bench_{uuid.uuid4().hex[:8]}"
-        admin = await asyncpg.connect(database="postgres", timeout=5, **PG)
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            try:
-                url = f"postgresql+asyncpg://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
-                await measure("PostgreSQL", url, rows)
-            finally:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        async with temporary_postgres() as url:
+            await measure("PostgreSQL", url, rows)
         await backfill_through_server(f"sqlite+aiosqlite:///{folder}/backfill.db")
 
 

@@ -32,11 +32,9 @@ import asyncio
 import json
 import multiprocessing
 import os
-import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,12 +42,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import quantiles, temporary_postgres, wait_until
+
 SECRET = "bench-secret"
-PG = dict(
-    host=os.environ.get("PULSEWAVE_TEST_PG_HOST", "127.0.0.1"),
-    port=int(os.environ.get("PULSEWAVE_TEST_PG_PORT", "5432")),
-    user=os.environ.get("PULSEWAVE_TEST_PG_USER", "postgres"),
-)
 TRADINGVIEW_PATH = "/webhook/tradingview"  # checked against bot.webhooks in measure()
 GOAL_MS = 200.0
 
@@ -126,11 +121,8 @@ def client_process(commands: Any, results: Any, barrier: Any) -> None:
 async def poll(condition: Callable[[], bool]) -> None:
     """Wait (up to 2 minutes) until `condition()` holds (the server's connections
     have no event to wait on)."""
-    for _ in range(12_000):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise TimeoutError("bench: the server never reached the expected connections")
+    what = "bench: the server never reached the expected connections"
+    await wait_until(condition, 120, what, interval=0.01)
 
 
 def _stamped(function: Callable[..., Any], *args: Any) -> tuple[Any, float, float]:
@@ -229,17 +221,12 @@ async def floor(n: int, clients: Clients) -> tuple[float, float]:
         answers, cpu, _ = await clients.round(port, requests, lambda: opened[0])
     finally:
         server.close()
-    return quantiles([a[0] for a in answers])[1], cpu * 1000
-
-
-def quantiles(times: list[float]) -> tuple[float, float]:
-    ordered = sorted(times)
-    return statistics.median(ordered) * 1000, ordered[int(0.99 * (len(ordered) - 1))] * 1000
+    return quantiles([a[0] for a in answers], 1000)[1], cpu * 1000
 
 
 def figures(label: str, load: Load) -> str:
-    med, p99 = quantiles(load.times)
-    smed, sp99 = quantiles(load.server) if load.server else (float("nan"), float("nan"))
+    med, p99 = quantiles(load.times, 1000)
+    smed, sp99 = quantiles(load.server, 1000) if load.server else (float("nan"), float("nan"))
     return (
         f"  {label:<24} median {med:6.1f} ms  p99 {p99:6.1f} ms"
         f"  | in handler: median {smed:6.1f}, p99 {sp99:6.1f}"
@@ -344,9 +331,9 @@ async def measure(
     accepted = sum(1 for status, a in new.answers if status == 200 and not a.get("duplicate"))
     duplicates = sum(1 for status, a in repeated.answers if status == 200 and a.get("duplicate"))
     failures = [(status, a) for status, a in new.answers + repeated.answers if status != 200]
-    _, p99 = quantiles(new.times)
-    _, rp99 = quantiles(repeated.times)
-    _, bp99 = quantiles(baseline.times)
+    _, p99 = quantiles(new.times, 1000)
+    _, rp99 = quantiles(repeated.times, 1000)
+    _, bp99 = quantiles(baseline.times, 1000)
     print(f"{label}: {n} concurrent alerts")
     print(f"  accepted once: {accepted}/{n}   signals stored: {signals}   outbox rows: {rows}")
     print(f"  repeats answered duplicate: {duplicates}/{n}")
@@ -373,8 +360,6 @@ async def main() -> int:
     parser.add_argument("--batch", type=int, default=500, help="alerts per transaction (cap)")
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
-    import asyncpg
-
     from bot.logs import configure_logging
 
     configure_logging("WARNING")
@@ -398,15 +383,8 @@ async def main() -> int:
             await measure("SQLite", url, folder, args.requests, clients, args.batch)
             if args.no_postgres:
                 return 0
-            admin = await asyncpg.connect(database="postgres", **PG)
-            name = f"pulsewave_bench_{uuid.uuid4().hex[:8]}"
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            try:
-                url = f"postgresql+asyncpg://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+            async with temporary_postgres() as url:
                 await measure("PostgreSQL", url, folder, args.requests, clients, args.batch)
-            finally:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                await admin.close()
     finally:
         clients.close()
     return 0

@@ -6,9 +6,10 @@ entries are forgotten after `ttl` seconds. With a database (`db`, `namespace`,
 `codec`), every payload is also written there (`storage.chat_ui`), a moment after
 `put` and batched, so that a button keeps working after a restart and on any
 process behind a load balancer; the memory is then a cache (`capacity` entries,
-oldest dropped first). Without one, the memory is all there is: after a
-restart, or on another process, a key is unknown and the adapter says the
-button has expired.
+oldest dropped first). Putting a payload again is free while over half its TTL
+is left; after that it is renewed, in memory and in the database together.
+Without one, the memory is all there is: after a restart, or on another
+process, a key is unknown and the adapter says the button has expired.
 
 >>> store = ActionStore[str]()
 >>> key = store.put("alarm BTC/USDT above 70000")
@@ -29,6 +30,7 @@ from datetime import timedelta
 
 import structlog
 
+from handlers.i18n import N_
 from storage import chat_ui
 from storage.db import Database
 from storage.models import utcnow
@@ -37,6 +39,8 @@ log = structlog.get_logger(__name__)
 
 ACTION_TTL = 48 * 3600.0
 ACTION_CAPACITY = 50_000
+# What a press on a button whose payload is gone (unknown or expired) answers.
+EXPIRED = N_("This button has expired. Please send the command again.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +78,14 @@ class ActionStore[T]:
         which for the adapters' frozen dataclasses is their content)."""
         digest = hashlib.sha256((fingerprint or repr(value)).encode()).digest()
         key = base64.urlsafe_b64encode(digest[:8]).decode().rstrip("=")
-        self._items[key] = (self.clock() + self.ttl, value)
+        now = self.clock()
+        item = self._items.get(key)
+        if item is not None and item[0] - now > self.ttl / 2:
+            # Kept recently (a keyboard drawn again): memory and database still hold
+            # it for over half the TTL, so neither is renewed (no write per render).
+            self._items.move_to_end(key)
+            return key
+        self._items[key] = (now + self.ttl, value)
         self._items.move_to_end(key)
         while len(self._items) > self.capacity:
             self._items.popitem(last=False)
@@ -98,13 +109,17 @@ class ActionStore[T]:
             return value
         try:
             async with self.db.session() as session:
-                payload = await chat_ui.load_payload(session, self.namespace, key)
-            value = self.codec.load(payload) if payload is not None else None
+                kept = await chat_ui.load_payload(session, self.namespace, key)
+            if kept is None:
+                return None
+            payload, expires_at = kept
+            value = self.codec.load(payload)
         except Exception as error:  # unreadable or unreachable: the button "expired"
             log.warning("button_payload_unavailable", key=key, error=repr(error)[:200])
             return None
-        if value is not None:
-            self._items[key] = (self.clock() + self.ttl, value)
+        if value is not None:  # cached until its database expiry, on this store's clock
+            left = (expires_at - utcnow()).total_seconds()
+            self._items[key] = (self.clock() + left, value)
         return value
 
     def _save_soon(self) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import gc
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -23,6 +23,7 @@ from settings import Settings
 from storage.db import Database
 
 if TYPE_CHECKING:
+    from bot.delivery import Sender
     from bot.web import WebServer
 
 log = structlog.get_logger(__name__)
@@ -101,14 +102,11 @@ class App:
         """Serve until the front end stops: the end of console input, or (Telegram,
         Discord) SIGINT/SIGTERM or `stop` being set. `telegram_options` go to the
         `TelegramFrontend` (tests speed up its rate limits)."""
-        from bot.delivery import DeliveryWorker
         from bot.scheduler import build_scheduler
 
         await _maybe(self.services.market, "start")  # a live feed connects; replay: nothing
         scheduler = build_scheduler(self.services)
         scheduler.start()
-        delivery_stop = asyncio.Event()
-        delivery: asyncio.Task[None] | None = None
         try:
             if not self.settings.console_mode:
                 await self._run_platforms(stop or asyncio.Event(), telegram_options or {})
@@ -116,14 +114,13 @@ class App:
             from bot.console.chat import ConsoleChat
 
             console = ConsoleChat(self.services, stdin, stdout)
-            worker = DeliveryWorker(self.services, [console])
-            delivery = asyncio.create_task(worker.run(delivery_stop))
-            freeze_startup_objects()
-            await console.run()
+            stop_delivery = _start_delivery(self.services, [console])
+            try:
+                freeze_startup_objects()
+                await console.run()
+            finally:
+                await stop_delivery()
         finally:
-            delivery_stop.set()
-            if delivery is not None:
-                await delivery  # the message being sent finishes; the rest stays queued
             await scheduler.stop()
 
     def _web_server(self) -> WebServer:
@@ -144,14 +141,11 @@ class App:
         """Telegram and/or Discord (whichever has a token) with one delivery worker,
         until `stop` (SIGINT/SIGTERM). Shutdown order: stop receiving, let the updates
         being handled finish, let the delivery in flight finish, close."""
-        from bot.delivery import DeliveryWorker, Sender
-
         settings = self.settings
         web = self.web = self._web_server()
         telegram = discord = None
         senders: list[Sender] = []
-        delivery_stop = asyncio.Event()
-        delivery: asyncio.Task[None] | None = None
+        stop_delivery: Callable[[], Awaitable[None]] | None = None
         restore_signals = _stop_on_signals(stop)
         try:
             if settings.telegram_bot_token is not None:
@@ -178,8 +172,7 @@ class App:
             if settings.discord_bot_token is not None:
                 discord = await self._start_discord()
                 senders.append(discord.sender)
-            worker = DeliveryWorker(self.services, senders)
-            delivery = asyncio.create_task(worker.run(delivery_stop))
+            stop_delivery = _start_delivery(self.services, senders)
             log.info(
                 "platforms_running",
                 telegram=telegram.mode if telegram else None,
@@ -193,9 +186,8 @@ class App:
             await web.stop()  # no new webhook updates
             if telegram is not None:
                 await telegram.stop()  # no new polled updates; those being handled finish
-            delivery_stop.set()
-            if delivery is not None:
-                await delivery
+            if stop_delivery is not None:
+                await stop_delivery()
             if telegram is not None:
                 await telegram.close()
             if discord is not None:
@@ -226,6 +218,21 @@ class App:
         await close_alarms(self.services)
         await _maybe(self.services.market, "close")
         await self.services.db.dispose()
+
+
+def _start_delivery(services: Services, senders: list[Sender]) -> Callable[[], Awaitable[None]]:
+    """Run a delivery worker for `senders` in a task; returns its stop, which
+    lets the message being sent finish (the rest stays queued)."""
+    from bot.delivery import DeliveryWorker
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(DeliveryWorker(services, senders).run(stop))
+
+    async def stop_delivery() -> None:
+        stop.set()
+        await task
+
+    return stop_delivery
 
 
 def freeze_startup_objects() -> None:

@@ -173,20 +173,15 @@ class DeliveryWorker:
             )
         if not rows:
             return 0
-        by_chat: dict[int, list[Claimed]] = defaultdict(list)
-        for row in rows:
-            by_chat[row.chat_id].append(row)
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def serve(chat_rows: list[Claimed]) -> None:
-            # One row per chat per claim (storage keeps each chat first in, first out);
-            # several only if a caller claims differently. Stop at the first failure.
+        async def serve(row: Claimed) -> None:
+            # A claim holds at most one row per chat (each chat's oldest unfinished
+            # row: first in, first out), so rows are served concurrently.
             async with gate:
-                for row in chat_rows:
-                    if not await self._deliver(row):
-                        return
+                await self._deliver(row)
 
-        await asyncio.gather(*(serve(chat_rows) for chat_rows in by_chat.values()))
+        await asyncio.gather(*(serve(row) for row in rows))
         return len(rows)
 
     async def run_until_idle(self, rounds: int = 10_000) -> DeliveryStats:
@@ -242,7 +237,7 @@ class DeliveryWorker:
             return False
         async with self.services.db.session() as session:
             recorded = await outbox.mark_sent(session, row.id, self.worker_id, sent.message_id)
-            if sent.file_id and row.has_image:
+            if sent.file_id:
                 await outbox.remember_file_id(
                     session, row.notification_id, row.platform, sent.file_id
                 )

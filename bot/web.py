@@ -22,16 +22,11 @@ log = structlog.get_logger(__name__)
 SHUTDOWN_TIMEOUT = 10.0
 
 
-def create_app() -> web.Application:
-    """An empty application, ready for routes (the factory every feature shares)."""
-    return web.Application(client_max_size=4 * 1024 * 1024)
-
-
 class WebServer:
-    def __init__(self, host: str, port: int, app: web.Application | None = None) -> None:
+    def __init__(self, host: str, port: int) -> None:
         self.host = host
         self.port = port
-        self.app = app if app is not None else create_app()
+        self.app = web.Application(client_max_size=4 * 1024 * 1024)  # ready for routes
         self._runner: web.AppRunner | None = None
 
     @property

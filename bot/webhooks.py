@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from handlers.context import Services
 from handlers.group_commit import WriterClosed
-from handlers.tradingview import AlertError, parse_body, to_alert
+from handlers.tradingview import AlertError, check, parse_body, to_alert
 from handlers.tradingview_intake import Intake, Unconfirmed
 
 log = structlog.get_logger(__name__)
@@ -65,7 +65,7 @@ def add_tradingview_route(
             return _json(401, "wrong or missing secret")
         try:
             alert = to_alert(fields, services.clock.now_ms())
-            checked = await intake.check(alert)  # the market, no database
+            checked = await check(services, alert)  # the market, no database
             accepted = await intake.store(checked, timeout)  # once its batch committed
         except AlertError as error:
             return _json(error.status, str(error))

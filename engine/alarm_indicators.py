@@ -41,7 +41,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from engine.market.types import Candles
+from engine.market.types import STALE_CANDLES, Candles
 from engine.strategies.base import Features, as_features
 
 INDICATOR_NAMES: tuple[str, ...] = (
@@ -60,7 +60,7 @@ MAX_PERIOD = 500
 _DEFAULT_PERIOD = {"rsi": 14, "atr": 14}  # period optional
 _PERIOD_REQUIRED = frozenset({"ema", "sma"})
 _NO_PERIOD = frozenset({"macd", "macd_hist", "bb_pct", "volume"})
-_FORMS = "rsi, rsi(N), ema(N), sma(N), macd, macd_hist, bb_pct, atr, atr(N), volume"
+INDICATOR_FORMS = "rsi, rsi(N), ema(N), sma(N), macd, macd_hist, bb_pct, atr, atr(N), volume"
 _SYNTAX = re.compile(r"\s*([A-Za-z_]+)\s*(?:\(\s*([^()]*?)\s*\))?\s*")
 
 
@@ -75,7 +75,7 @@ class IndicatorSpec:
     def __post_init__(self) -> None:
         name, period = self.name, self.period
         if name not in INDICATOR_NAMES:
-            raise ValueError(f"unknown indicator {name!r}; use one of: {_FORMS}")
+            raise ValueError(f"unknown indicator {name!r}; use one of: {INDICATOR_FORMS}")
         if name in _NO_PERIOD:
             if period is not None:
                 raise ValueError(f"{name} takes no period")
@@ -104,10 +104,10 @@ def parse_indicator(text: str) -> IndicatorSpec:
     match = _SYNTAX.fullmatch(text)
     if match is None:
         shown = text.strip() or text
-        raise ValueError(f"cannot read indicator {shown!r}; use one of: {_FORMS}")
+        raise ValueError(f"cannot read indicator {shown!r}; use one of: {INDICATOR_FORMS}")
     name, raw = match.group(1).lower(), match.group(2)
     if name not in INDICATOR_NAMES:
-        raise ValueError(f"unknown indicator {name!r}; use one of: {_FORMS}")
+        raise ValueError(f"unknown indicator {name!r}; use one of: {INDICATOR_FORMS}")
     if raw is None:
         return IndicatorSpec(name, _DEFAULT_PERIOD.get(name))
     if name in _NO_PERIOD:
@@ -177,9 +177,6 @@ def indicator_fires(
     if direction == "below":
         return value <= level
     raise ValueError(f"direction must be 'above' or 'below'; got {direction!r}")
-
-
-STALE_CANDLES = 2  # an indicator alarm waits when the newest candle is older
 
 
 def indicator_candles(label: str) -> int:

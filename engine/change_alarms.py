@@ -60,6 +60,18 @@ class _Window:
         self.highs: deque[tuple[int, float]] = deque()  # prices falling: front is the max
         self.alarms: _Ladder[ChangeAlarm] = _Ladder()  # by pct: the fired are a prefix
 
+    def push(self, ts_ms: int, price: float) -> None:
+        """Append a price to both histories, dropping the points it makes
+        irrelevant (a later price at or below an earlier one is a new low for
+        longer; the same for highs)."""
+        lows, highs = self.lows, self.highs
+        while lows and lows[-1][1] >= price:
+            lows.pop()
+        lows.append((ts_ms, price))
+        while highs and highs[-1][1] <= price:
+            highs.pop()
+        highs.append((ts_ms, price))
+
 
 class _SymbolWatch:
     __slots__ = ("last_ts", "windows")
@@ -131,15 +143,10 @@ class ChangeWatch:
         emptied = []
         for window_ms, window in watch.windows.items():
             cutoff = ts_ms - window_ms
+            window.push(ts_ms, price)
             lows, highs = window.lows, window.highs
-            while lows and lows[-1][1] >= price:
-                lows.pop()
-            lows.append((ts_ms, price))
             while lows[0][0] < cutoff:
                 lows.popleft()
-            while highs and highs[-1][1] <= price:
-                highs.pop()
-            highs.append((ts_ms, price))
             while highs[0][0] < cutoff:
                 highs.popleft()
             rise = (price / lows[0][1] - 1.0) * 100.0
@@ -193,13 +200,7 @@ class ChangeWatch:
             if watch.last_ts is not None and ts_ms <= watch.last_ts:
                 continue
             for window in watch.windows.values():
-                lows, highs = window.lows, window.highs
-                while lows and lows[-1][1] >= price:
-                    lows.pop()
-                lows.append((ts_ms, price))
-                while highs and highs[-1][1] <= price:
-                    highs.pop()
-                highs.append((ts_ms, price))
+                window.push(ts_ms, price)
             watch.last_ts = ts_ms
             taken += 1
         return taken

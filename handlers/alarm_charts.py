@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from engine.alarm_indicators import parse_indicator
 from handlers.alarm_text import AlarmView, chart_timeframe
 from handlers.charts import ChartService
 
@@ -27,8 +28,11 @@ def chart_key(view: AlarmView) -> ChartKey:
 
 def drawn_level(view: AlarmView) -> float | None:
     """The level drawn on the alarm's chart, if any (see the module docstring)."""
-    indicator = (view.indicator or "").split("(")[0]
-    if view.kind == "indicator" and indicator in PRICE_LEVEL_INDICATORS:
+    if (
+        view.kind == "indicator"
+        and view.indicator
+        and parse_indicator(view.indicator).name in PRICE_LEVEL_INDICATORS
+    ):
         return view.level
     return None
 

@@ -95,7 +95,8 @@ class AlarmService:
         """Add the active alarms this process does not know (created by another
         process). Returns how many were added."""
         async with self.services.db.session() as session:
-            rows = await alarm_store.active_alarms(session)
+            missing = await alarm_store.active_alarm_ids(session) - set(self.known)
+            rows = await alarm_store.active_alarms(session, ids=missing)
         self._synced_at = time.monotonic()
         added = [AlarmView.of(row) for row in rows if row.id not in self.known]
         for view in added:
@@ -267,12 +268,8 @@ class AlarmService:
     def _rearm(self, view: AlarmView) -> None:
         """Put back an alarm whose firing could not be recorded (unless it was
         deleted meanwhile): it fires again on the next tick still beyond its level."""
-        if view.id not in self.known:
-            return
-        if view.kind in PRICE_KINDS:
-            self.book.restore(_price_alarm(view))
-        else:
-            self._arm(view)
+        if view.id in self.known:
+            self._arm(view)  # a price alarm: `AlarmBook.add`, which is what `restore` does
 
     # -- background work ------------------------------------------------------------------
 

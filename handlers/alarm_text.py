@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from engine.alarms import ALARM_KINDS
 from engine.market.timeframes import DEFAULT_TIMEFRAME, duration_ms
 from handlers.i18n import N_, Translator
 from handlers.reply import Button, Reply, Tone
 from storage.models import Alarm
 
-PRICE_KINDS = ("above", "below", "cross")
+PRICE_KINDS = ALARM_KINDS  # the kinds the price alarm book matches
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,14 +17,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from engine.alarm_indicators import (
+    INDICATOR_FORMS,
     INDICATOR_NAMES,
     IndicatorSpec,
     candles_stale,
     indicator_candles,
+    indicator_fires,
     latest_value,
     parse_indicator,
 )
 from engine.market.timeframes import DEFAULT_TIMEFRAME
+from handlers.alarm_charts import PRICE_LEVEL_INDICATORS
 from handlers.alarm_engine import alarm_service
 from handlers.alarm_text import PRICE_KINDS, AlarmView, alarm_line, describe, indicator_number
 from handlers.args import ChoiceArg, NumberArg, PercentArg, TextArg, TimeframeArg, shorten
@@ -38,7 +41,6 @@ from storage import alarms as alarm_store
 
 group = CommandGroup("alarms")
 
-INDICATOR_FORMS = "rsi, rsi(N), ema(N), sma(N), macd, macd_hist, bb_pct, atr, atr(N), volume"
 MAX_DISTANCE = 100  # a price level more than 100x away from the price is a typo
 MIN_CHANGE_PCT = Decimal("0.1")
 POSITIVE_INDICATORS = ("ema", "sma", "atr", "volume")
@@ -207,7 +209,7 @@ async def alarm_command(ctx: Context, symbol: str, condition: str, value: str) -
         candles = await market.candles(symbol, request.timeframe, indicator_candles(label))
         reference = float(candles.frame["close"].iloc[-1])
         stale = candles_stale(candles)
-        if request.indicator.name in ("ema", "sma"):
+        if request.indicator.name in PRICE_LEVEL_INDICATORS:
             _check_distance(ctx, symbol, level, reference)
         current = await asyncio.to_thread(latest_value, request.indicator, candles.frame)
     else:
@@ -258,18 +260,15 @@ async def alarm_command(ctx: Context, symbol: str, condition: str, value: str) -
                 timeframe=view.timeframe,
             )
         )
-    if (request.kind == "above" and reference >= level) or (
-        request.kind == "below" and reference <= level
-    ):
+    if request.kind in ("above", "below") and indicator_fires(request.kind, level, reference):
         notes.append(
             ctx._(
                 N_("The price is already past {level}: the alarm fires on the next price update."),
                 level=ctx.tr.price(level),
             )
         )
-    if current is not None and (
-        (request.direction == "above" and current >= level)
-        or (request.direction == "below" and current <= level)
+    if request.direction in ("above", "below") and indicator_fires(
+        request.direction, level, current
     ):
         notes.append(
             ctx._(

@@ -22,6 +22,8 @@ from handlers.reply import Reply, Tone
 
 log = structlog.get_logger(__name__)
 
+APOLOGY = N_("Sorry, something went wrong on my side (error id {id}). Please try again.")
+
 
 async def dispatch(ctx: Context, text: str) -> Reply | None:
     """Run the command in `text` for `ctx`; None for an empty line."""
@@ -49,13 +51,7 @@ async def dispatch(ctx: Context, text: str) -> Reply | None:
     except Exception:
         error_id = uuid.uuid4().hex[:8]
         log.exception("handler_failed", command=command.name, error_id=error_id)
-        reply = error_reply(
-            ctx,
-            ctx._(
-                N_("Sorry, something went wrong on my side (error id {id}). Please try again."),
-                id=error_id,
-            ),
-        )
+        reply = error_reply(ctx, ctx._(APOLOGY, id=error_id))
     return _mark(ctx, reply)
 
 

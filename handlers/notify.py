@@ -44,8 +44,6 @@ def register_renderer(kind: str, renderer: Renderer) -> None:
     RENDERERS[kind] = renderer
 
 
-def render_notification(
-    kind: str, payload: dict[str, Any], language: str, timezone: str = "UTC"
-) -> Reply:
+def render_notification(kind: str, payload: dict[str, Any], language: str) -> Reply:
     """The message for one recipient; `KeyError` for a kind nobody registered."""
-    return RENDERERS[kind](Translator(language, timezone), payload)
+    return RENDERERS[kind](Translator(language), payload)

@@ -83,8 +83,6 @@ class Command:
                 values[param.name] = param.default
             else:
                 raise ArgumentError(N_("Missing {metavar}."), metavar=param.type.metavar)
-        if skipped is not None and position < len(tokens):
-            raise skipped
         if len(tokens) > position:
             extra = " ".join(tokens[position:])
             raise ArgumentError(N_("Too many arguments: “{extra}”."), extra=shorten(extra))

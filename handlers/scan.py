@@ -27,7 +27,6 @@ import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import numpy as np
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -75,7 +74,7 @@ async def scan_targets(services: Services, timeframe: str) -> dict[str, set[str]
         followed = await follow_store.followed_markets(session)
     for symbol, tf, strategy in followed:
         if tf == timeframe or (tf == ANY_TIMEFRAME and signal_tf):
-            if strategy == "all":
+            if strategy == follow_store.ALL_STRATEGIES:
                 targets[symbol].update(STRATEGIES)
             elif strategy in STRATEGIES:
                 targets[symbol].add(strategy)
@@ -113,7 +112,7 @@ async def scan_market(
         log.info("scan_paused_stale", symbol=symbol, timeframe=timeframe)
         return ScanResult([], 0, 0)
     frame = candles.frame
-    times = (frame.index.as_unit("ms").asi8).astype(np.int64)
+    times = frame.index.as_unit("ms").asi8
     last_open = int(times[-1])
     cutoff = int(times[max(0, len(times) - 1 - extra)]) if extra else last_open
     features = Features(frame)
@@ -128,13 +127,12 @@ async def scan_market(
     signals = await asyncio.to_thread(run_all)
     # A live signal is one decided on the candle that just closed; when the data
     # lags (the replay ran past its end, an exchange outage) it is history instead.
-    step = duration_ms(timeframe)
-    lagging = candles.as_of_ms - (last_open + step) > step
-    fresh = [] if lagging else [s for s in signals if s.candle_open_ms == last_open]
-    if lagging:
-        cutoff = min(cutoff, last_open)
-        past = [s for s in signals if cutoff <= s.candle_open_ms <= last_open]
+    # Every signal is on a candle of this frame, so none is later than last_open.
+    if candles.behind(1):
+        fresh: list[Signal] = []
+        past = [s for s in signals if cutoff <= s.candle_open_ms]
     else:
+        fresh = [s for s in signals if s.candle_open_ms == last_open]
         past = [s for s in signals if cutoff <= s.candle_open_ms < last_open]
     chart = await _chart_for(services, symbol, timeframe, fresh)
     async with services.db.session() as session:

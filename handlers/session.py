@@ -26,9 +26,6 @@ class PlatformChat:
     title: str | None = None
 
 
-PERSONAL_CHATS = ("private", "dm", "console")
-
-
 def is_admin(config_admin_ids: tuple[str, ...], platform: str, external_id: str) -> bool:
     """ADMIN_IDS holds `platform:id` entries, or bare ids that match any platform."""
     return f"{platform}:{external_id}" in config_admin_ids or external_id in config_admin_ids
@@ -57,10 +54,11 @@ async def open_context(
         chat_row = await touch_chat(
             session, user.platform, chat.external_id, kind=chat.kind, title=chat.title
         )
+        chat_info = ChatInfo(chat_row.id, user.platform, chat.external_id, chat.kind)
         language = resolve_language(
             user_row.language, user.language_hint, services.config.default_language
         )
-        if chat.kind in PERSONAL_CHATS and chat_row.language != language:
+        if not chat_info.is_group and chat_row.language != language:
             # Deliveries to a personal chat (alarms, signals) speak its user's language.
             chat_row.language = language
     info = UserInfo(
@@ -73,7 +71,6 @@ async def open_context(
         plan=user_row.plan,
         is_admin=is_admin(services.config.admin_ids, user.platform, user.external_id),
     )
-    chat_info = ChatInfo(chat_row.id, user.platform, chat.external_id, chat.kind)
     if manages_chat is None:
         manages_chat = not chat_info.is_group
     return Context(info, chat_info, services, Translator(language, user_row.timezone), manages_chat)

@@ -10,6 +10,7 @@ from engine.signals import Stats
 from engine.strategies.base import Signal
 from handlers.i18n import N_, Translator
 from handlers.reply import Button, Field, Reply, Tone
+from storage.follows import ANY_TIMEFRAME
 from storage.models import SignalRecord
 
 STATUS_LABELS = {
@@ -39,7 +40,6 @@ FACTOR_LABELS = {
     "regime": N_("regime"),
     "risk_reward": N_("risk/reward"),
 }
-ANY_TIMEFRAME = "*"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ import asyncio
 from engine.analysis import Analysis, analyze
 from engine.charts import CHART_CANDLES
 from engine.signals import track_record
+from engine.strategies import STRATEGIES
 from engine.strategies.pulsewave.levels import Level
 from engine.strategies.pulsewave.strategy import PulsewaveParams, Setup
 from handlers.args import ChoiceArg, SymbolArg, TimeframeArg
@@ -34,8 +35,14 @@ group = CommandGroup("market")
 
 ANALYZE_CANDLES = 500  # enough for EMA 200 / SMA 200 and the regime's slow horizon
 RECENT_SIGNALS = 8
-FOLLOW_STRATEGIES = ("pulsewave", "rsi", "ma_cross", "ut_bot", "tradingview", "all")
 DEFAULT_FOLLOW_STRATEGY = "pulsewave"
+# The default first, then the other strategies, TradingView alerts and all of them.
+FOLLOW_STRATEGIES = (
+    DEFAULT_FOLLOW_STRATEGY,
+    *(name for name in STRATEGIES if name != DEFAULT_FOLLOW_STRATEGY),
+    "tradingview",
+    follow_store.ALL_STRATEGIES,
+)
 
 ANY_TF = Param(
     "timeframe",

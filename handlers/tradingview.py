@@ -43,10 +43,9 @@ from engine.market.symbols import normalize_symbol
 from engine.market.timeframes import bucket_start, normalize_timeframe
 from engine.strategies.base import Signal
 from handlers.context import Services
-from handlers.tradingview_store import Accepted, Checked
+from handlers.tradingview_store import Checked
 
 __all__ = [
-    "Accepted",
     "Alert",
     "AlertError",
     "Checked",
@@ -55,18 +54,6 @@ __all__ = [
     "to_alert",
 ]
 
-TV_INTERVALS = {
-    "1": "1m",
-    "5": "5m",
-    "15": "15m",
-    "30": "30m",
-    "60": "1h",
-    "240": "4h",
-    "D": "1d",
-    "1D": "1d",
-    "W": "1w",
-    "1W": "1w",
-}
 MAX_BODY = 16 * 1024
 _STRATEGY = re.compile(r"^[A-Za-z0-9_.\-]{1,24}$")
 
@@ -180,7 +167,8 @@ def to_alert(fields: dict[str, Any], now_ms: int) -> Alert:
     if symbol is None:
         raise AlertError(422, f"unknown symbol {raw_symbol[:32]!r}")
     raw_tf = str(fields["timeframe"]).strip()
-    timeframe = TV_INTERVALS.get(raw_tf.upper()) or normalize_timeframe(raw_tf)
+    # TradingView's interval codes: minutes as a bare number ("60", "240"), D, W.
+    timeframe = normalize_timeframe(raw_tf + "m" if raw_tf.isdigit() else raw_tf)
     if timeframe is None:
         raise AlertError(422, f"unknown timeframe {raw_tf[:16]!r}")
     strategy = str(fields.get("strategy") or "tradingview").strip()
@@ -213,8 +201,7 @@ async def check(services: Services, alert: Alert) -> Checked:
     price = alert.price
     if price is None:
         price = (await services.market.ticker(alert.symbol)).last
-    tracked = alert.stop is not None and alert.target is not None
-    if tracked:
+    if alert.stop is not None and alert.target is not None:
         below, above = (
             (alert.stop, alert.target) if alert.side == "buy" else (alert.target, alert.stop)
         )
@@ -233,4 +220,4 @@ async def check(services: Services, alert: Alert) -> Checked:
         "",
         {"source": "tradingview", "alert_strategy": alert.strategy},
     )
-    return Checked(alert.key(), signal, alert.strategy, tracked)
+    return Checked(alert.key(), signal, alert.strategy)

@@ -1,5 +1,5 @@
 """The TradingView webhook's intake in one process: alerts checked against the
-market, then stored by one writer task that takes every
+market (`tradingview.check`) are stored by one writer task that takes every
 alert queued meanwhile into one transaction (`GroupCommit` over
 `tradingview_store.store_alerts`); each request is answered after its commit.
 """
@@ -12,7 +12,6 @@ import structlog
 
 from handlers.context import Services
 from handlers.group_commit import GroupCommit
-from handlers.tradingview import Alert, check
 from handlers.tradingview_store import Accepted, Checked, store_alerts
 
 log = structlog.get_logger(__name__)
@@ -24,13 +23,12 @@ class Unconfirmed(Exception):
 
 
 class Intake:
-    """One process's webhook intake: `check` against the market, and `writer`, the
-    group commit that stores checked alerts (up to `max_batch` per transaction)
-    with `store_alerts`.
+    """One process's webhook intake: `writer`, the group commit that stores
+    checked alerts (up to `max_batch` per transaction) with `store_alerts`.
 
-        checked = await intake.check(alert)             # AlertError: answer at once
-        accepted = await intake.store(checked, 2.5)     # after the commit
-        await intake.close()                            # on shutdown: drain
+        checked = await tradingview.check(services, alert)  # AlertError: at once
+        accepted = await intake.store(checked, 2.5)         # after the commit
+        await intake.close()                                # on shutdown: drain
     """
 
     def __init__(self, services: Services, *, max_batch: int = 500) -> None:
@@ -49,9 +47,6 @@ class Intake:
             recipients=sum(a.recipients for a in accepted),
         )
         return accepted
-
-    async def check(self, alert: Alert) -> Checked:
-        return await check(self.services, alert)
 
     async def store(self, checked: Checked, timeout: float) -> Accepted:  # noqa: ASYNC109
         """`checked` stored by the writer with the alerts queued meanwhile; its

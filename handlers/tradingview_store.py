@@ -47,7 +47,6 @@ class Checked:
     key: str  # the notification key, `Alert.key()`
     signal: Signal  # stored with strategy ``tradingview`` or ``tv:<name>``
     alert_strategy: str  # followers of ``tradingview`` or of this name receive it
-    tracked: bool  # stop and target given: the signal's outcome is followed
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,14 +74,9 @@ async def _store(session: AsyncSession, alerts: Sequence[Checked]) -> list[Accep
     new = await signal_store.record_signals(
         session, [alerts[i].signal for i in owners.values()], "tradingview"
     )
-    stored = {signal_store.unique_key(n.signal): n.id for n in new}
-    signal_ids = {
-        i: stored.get(unique) if owners[unique] == i else None
-        for i in first.values()
-        for unique in (signal_store.unique_key(alerts[i].signal),)
-    }
+    signal_ids = {owners[signal_store.unique_key(n.signal)]: n.id for n in new}
     notification_ids = await outbox.create_notifications(
-        session, [_notification(key, alerts[i], signal_ids[i]) for key, i in first.items()]
+        session, [_notification(key, alerts[i], signal_ids.get(i)) for key, i in first.items()]
     )
 
     audiences: dict[tuple[str, str, str], list[int]] = {}
@@ -100,7 +94,7 @@ async def _store(session: AsyncSession, alerts: Sequence[Checked]) -> list[Accep
     recipients = await outbox.enqueue_many(session, deliveries)
 
     return [
-        Accepted(signal_ids[i], recipients[notification_ids[alert.key]])
+        Accepted(signal_ids.get(i), recipients[notification_ids[alert.key]])
         if first[alert.key] == i and alert.key in notification_ids
         else Accepted(None, 0)
         for i, alert in enumerate(alerts)
@@ -108,7 +102,7 @@ async def _store(session: AsyncSession, alerts: Sequence[Checked]) -> list[Accep
 
 
 def _notification(key: str, alert: Checked, signal_id: int | None) -> NewNotification:
-    status = "open" if alert.tracked else "untracked"
+    status = signal_store.initial_status(alert.signal)
     view = SignalView.of_signal(signal_id or 0, alert.signal, status, "tradingview")
     # The chart is drawn by the delivery worker: the webhook answers first.
     payload = with_late_chart(view.payload(), alert.signal.symbol, alert.signal.timeframe)

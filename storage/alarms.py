@@ -9,15 +9,18 @@ the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Alarm, Chat, utcnow
 
 ALARM_KINDS = ("above", "below", "cross", "change", "indicator")
+ID_CHUNK = 500  # ids per IN (...) query: well within every database's parameter limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,17 +139,37 @@ async def delete_all(session: AsyncSession, chat_id: int) -> tuple[int, list[int
     return int(result.rowcount or 0), active_ids  # type: ignore[attr-defined]
 
 
-async def active_alarms(session: AsyncSession) -> list[Alarm]:
-    """Every active alarm of an active chat, by id (the alarm book at start-up).
-    A deactivated chat's alarms stay active in storage and come back when the
-    chat does."""
-    query = (
-        select(Alarm)
+def _active(*columns: Any) -> Select[Any]:
+    """The active alarms of active chats (a deactivated chat's alarms stay active
+    in storage and come back when the chat does)."""
+    return (
+        select(*columns)
         .join(Chat, Chat.id == Alarm.chat_id)
         .where(Alarm.status == "active", Chat.active.is_(True))
-        .order_by(Alarm.id)
     )
-    return list((await session.execute(query)).scalars())
+
+
+async def active_alarm_ids(session: AsyncSession) -> set[int]:
+    """The ids of `active_alarms` (cheap: what a running process compares with
+    the alarms it knows)."""
+    return set((await session.execute(_active(Alarm.id))).scalars())
+
+
+async def active_alarms(session: AsyncSession, ids: Iterable[int] | None = None) -> list[Alarm]:
+    """Every active alarm of an active chat, by id (the alarm book at start-up);
+    with `ids`, only those of them (read `ID_CHUNK` ids per query).
+    A deactivated chat's alarms stay active in storage and come back when the
+    chat does."""
+    if ids is None:
+        query = _active(Alarm).order_by(Alarm.id)
+        return list((await session.execute(query)).scalars())
+    wanted = sorted(set(ids))
+    rows: list[Alarm] = []
+    for start in range(0, len(wanted), ID_CHUNK):
+        chunk = wanted[start : start + ID_CHUNK]
+        query = _active(Alarm).where(Alarm.id.in_(chunk)).order_by(Alarm.id)
+        rows += (await session.execute(query)).scalars()
+    return rows
 
 
 async def fire(

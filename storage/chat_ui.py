@@ -37,14 +37,17 @@ async def save_payloads(
     await session.execute(statement, rows)
 
 
-async def load_payload(session: AsyncSession, namespace: str, key: str) -> dict | None:
-    """The payload kept under `key`, unless it expired."""
-    query = select(ButtonPayload.payload).where(
+async def load_payload(
+    session: AsyncSession, namespace: str, key: str
+) -> tuple[dict, datetime] | None:
+    """The payload kept under `key` and when it expires, unless it expired."""
+    query = select(ButtonPayload.payload, ButtonPayload.expires_at).where(
         ButtonPayload.namespace == namespace,
         ButtonPayload.key == key,
         ButtonPayload.expires_at > utcnow(),
     )
-    return (await session.execute(query)).scalar_one_or_none()
+    row = (await session.execute(query)).one_or_none()
+    return (row.payload, row.expires_at) if row is not None else None
 
 
 async def load_wizard(session: AsyncSession, key: str) -> WizardState | None:

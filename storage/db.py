@@ -8,11 +8,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import structlog
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+log = structlog.get_logger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -50,6 +53,9 @@ class Bell:
 
 
 OUTBOX_QUEUED = "outbox_queued"  # session.info flag: this transaction queued outbox rows
+# session.info flag: this transaction queued a burst of outbox rows; once it has
+# committed, the table's statistics are renewed (PostgreSQL, `outbox.enqueue_many`).
+OUTBOX_ANALYZE = "outbox_analyze"
 
 
 class Database:
@@ -82,8 +88,21 @@ class Database:
         async with self._sessions() as session:
             async with session.begin():
                 yield session
-            if session.info.pop(OUTBOX_QUEUED, False):  # committed: wake the worker
-                self.outbox_bell.ring()
+            try:  # committed: fresh statistics first, then wake the worker
+                if session.info.pop(OUTBOX_ANALYZE, False):
+                    await self._analyze_outbox()
+            finally:
+                if session.info.pop(OUTBOX_QUEUED, False):
+                    self.outbox_bell.ring()
+
+    async def _analyze_outbox(self) -> None:
+        """ANALYZE outbox in a transaction of its own (its lock is held only while
+        it runs). The rows are committed already: a failure is logged, not raised."""
+        try:
+            async with self.engine.begin() as connection:
+                await connection.execute(text("ANALYZE outbox"))
+        except Exception as error:
+            log.warning("outbox_analyze_failed", error=f"{type(error).__name__}: {error}"[:300])
 
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision (run at every start-up)."""

@@ -18,11 +18,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, func, or_, select, text, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.db import OUTBOX_QUEUED, dialect_insert
+from storage.db import OUTBOX_ANALYZE, OUTBOX_QUEUED, dialect_insert
 from storage.models import Chat, Notification, OutboxMessage, utcnow
 
 ERROR_LENGTH = 500
@@ -119,8 +119,10 @@ async def enqueue_many(
     if session.bind.dialect.name == "postgresql" and len(rows) >= ANALYZE_AFTER_ROWS:
         # A burst into a table the planner still believes small made the claim
         # query join it with `chats` by a nested loop over both (seconds per claim
-        # for 10,000 rows) until autovacuum analysed it: fresh statistics now.
-        await session.execute(text("ANALYZE outbox"))
+        # for 10,000 rows) until autovacuum analysed it: fresh statistics, renewed
+        # by `Database.session` once this transaction commits (ANALYZE here would
+        # hold its lock until then, making other enqueuing transactions wait).
+        session.info[OUTBOX_ANALYZE] = True
     return added
 
 
@@ -334,9 +336,14 @@ async def remember_file_id(
     session: AsyncSession, notification_id: int, platform: str, file_id: str
 ) -> None:
     """Keep the platform's id of the uploaded image so later sends reuse it."""
-    notification = await session.get(Notification, notification_id)
-    if notification is not None and platform not in (notification.file_ids or {}):
-        notification.file_ids = {**(notification.file_ids or {}), platform: file_id}
+    query = select(Notification.file_ids).where(Notification.id == notification_id)
+    found = (await session.execute(query)).one_or_none()  # not the picture: only its ids
+    if found is not None and platform not in (found.file_ids or {}):
+        await session.execute(
+            update(Notification)
+            .where(Notification.id == notification_id)
+            .values(file_ids={**(found.file_ids or {}), platform: file_id})
+        )
 
 
 async def attach_image(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -62,8 +62,13 @@ async def record_signals(
     return [NewSignal(stored[key], signal) for key, signal in wanted.items() if key in stored]
 
 
+def initial_status(s: Signal) -> str:
+    """A new signal's status: ``open`` (its outcome is followed) when it has a stop
+    and a target, ``untracked`` (shown, not scored) otherwise."""
+    return "untracked" if s.stop is None or s.target is None else "open"
+
+
 def _row(s: Signal, source: str, now: datetime) -> dict[str, object]:
-    untracked = s.stop is None or s.target is None
     return {
         "strategy": s.strategy,
         "symbol": s.symbol,
@@ -77,7 +82,7 @@ def _row(s: Signal, source: str, now: datetime) -> dict[str, object]:
         "regime": s.regime,
         "factors": dict(s.factors),
         "source": source,
-        "status": "untracked" if untracked else "open",
+        "status": initial_status(s),
         "mfe_r": 0.0,
         "mae_r": 0.0,
         "candles_followed": 0,
@@ -166,16 +171,10 @@ async def recent_signals(
     return list((await session.execute(query.limit(limit))).scalars())
 
 
-async def outcomes(
-    session: AsyncSession,
-    symbol: str | None = None,
-    strategies: Sequence[str] | None = None,
-) -> list[Outcome]:
-    """Every closed outcome (optionally of one market / some strategies): the
-    rows the track record is computed from."""
+async def outcomes(session: AsyncSession, symbol: str | None = None) -> list[Outcome]:
+    """Every closed outcome (optionally of one market): the rows the track record
+    is computed from."""
     query = select(SignalRecord).where(SignalRecord.status.in_(CLOSED_STATUSES))
     if symbol:
         query = query.where(SignalRecord.symbol == symbol)
-    if strategies:
-        query = query.where(SignalRecord.strategy.in_(list(strategies)))
     return [to_outcome(row) for row in (await session.execute(query)).scalars()]

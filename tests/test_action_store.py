@@ -5,10 +5,10 @@ the other processes the button."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.action_store import ActionStore
 from bot.discord.views import Press as DiscordPress
@@ -18,7 +18,7 @@ from bot.telegram.keyboards import Press as TelegramPress
 from bot.telegram.keyboards import action_store as telegram_store
 from storage import chat_ui
 from storage.db import Database
-from storage.models import WizardState, utcnow
+from storage.models import ButtonPayload, WizardState, utcnow
 
 
 async def test_another_process_answers_a_press_kept_by_the_first(database: Database) -> None:
@@ -55,6 +55,63 @@ async def test_expired_payloads_are_not_answered_and_are_purged(database: Databa
     async with database.session() as session:
         assert await chat_ui.purge(session, utcnow() + timedelta(seconds=1)) == 1
         assert await chat_ui.purge(session) == 0
+
+
+async def _expiry(database: Database, key: str) -> datetime:
+    async with database.session() as session:
+        query = select(ButtonPayload.expires_at).where(ButtonPayload.key == key)
+        return (await session.execute(query)).scalar_one()
+
+
+async def _set_expiry(database: Database, key: str, seconds: float) -> datetime:
+    """Move the row's expiry to `seconds` from now (a mark a new write would change)."""
+    expires_at = utcnow() + timedelta(seconds=seconds)
+    async with database.session() as session:
+        await session.execute(
+            update(ButtonPayload).where(ButtonPayload.key == key).values(expires_at=expires_at)
+        )
+    return await _expiry(database, key)
+
+
+async def test_putting_again_writes_only_past_half_the_ttl(database: Database) -> None:
+    now = [1000.0]
+    store = telegram_store(database)
+    store.ttl, store.clock = 100.0, lambda: now[0]
+    press = TelegramPress(m=Mode.NEW, a="help " + "r" * 80)
+    key = store.put(press)
+    await store.close()
+    marked = await _set_expiry(database, key, 500)
+    now[0] += 49  # over half the TTL left: a keyboard drawn again costs no write
+    assert store.put(press) == key and not store._unsaved
+    await store.close()
+    assert await _expiry(database, key) == marked
+    assert store._items[key][0] == 1100.0  # nor is the memory's expiry renewed
+    now[0] += 2  # under half left: renewed in memory and in the database together
+    before = utcnow()
+    assert store.put(press) == key
+    await store.close()
+    renewed = await _expiry(database, key)
+    assert renewed != marked and before + timedelta(seconds=100) <= renewed
+    assert renewed <= utcnow() + timedelta(seconds=100)
+    assert store._items[key][0] == 1151.0
+
+
+async def test_a_payload_read_from_the_database_is_cached_until_its_expiry(
+    database: Database,
+) -> None:
+    first = telegram_store(database)
+    press = TelegramPress(m=Mode.NEW, a="help " + "c" * 80)
+    key = first.put(press)
+    await first.close()
+    await _set_expiry(database, key, 10)  # the database keeps it 10 s more, not the TTL
+    now = [5000.0]
+    later = telegram_store(database)
+    later.clock = lambda: now[0]
+    assert await later.get(key) == press
+    now[0] += 8
+    assert later.cached(key) == press
+    now[0] += 3  # past the database's expiry: this process forgets it too
+    assert later.cached(key) is None
 
 
 async def test_a_failed_write_keeps_the_button_in_this_process(tmp_path: Path) -> None:

@@ -345,3 +345,31 @@ async def test_a_change_alarm_counts_a_move_that_began_before_a_restart(app: App
     await restarted.load()
     assert await restarted.on_tick("BTC/USDT", last, T0 + 1_000) == 1
     assert not restarted.armed(within) and restarted.armed(beyond)
+
+
+async def test_active_alarm_ids_and_rows_by_id_match_active_alarms(
+    database: Database, monkeypatch
+) -> None:
+    """`active_alarm_ids` names exactly the rows of `active_alarms` (active alarms
+    of active chats); `active_alarms(ids=...)` reads only those of them, by id,
+    however many queries the ids are cut into."""
+    async with database.session() as session:
+        chat = await touch_chat(session, "test", "1", kind="private")
+        gone = await touch_chat(session, "test", "2", kind="private")
+        new = alarm_store.NewAlarm("BTC/USDT", "above", 90_000.0)
+        made = [await alarm_store.create_alarm(session, chat.id, None, new, 10) for _ in range(5)]
+        ids = [row.id for row in made if row is not None]
+        elsewhere = await alarm_store.create_alarm(session, gone.id, None, new, 10)
+        assert elsewhere is not None
+        assert await alarm_store.fire(session, ids[1], 90_001.0)
+        assert await alarm_store.delete_alarm(session, chat.id, ids[3]) is not None
+        await outbox.deactivate_chat(session, gone.id, "blocked by the user")
+    active = [ids[0], ids[2], ids[4]]
+    async with database.session() as session:
+        assert [row.id for row in await alarm_store.active_alarms(session)] == active
+        assert await alarm_store.active_alarm_ids(session) == set(active)
+        monkeypatch.setattr(alarm_store, "ID_CHUNK", 2)  # three queries for these five ids
+        asked = {ids[4], ids[1], elsewhere.id, ids[0], 10**6}
+        rows = await alarm_store.active_alarms(session, ids=asked)
+        assert [row.id for row in rows] == [ids[0], ids[4]]
+        assert await alarm_store.active_alarms(session, ids=set()) == []

@@ -309,7 +309,9 @@ async def test_stopping_the_server_answers_the_requests_in_flight(tv_services, m
         assert [status for status, _ in results] == [200] * 6
         assert intake.writer.closed and intake.writer.pending == 0
         with pytest.raises(WriterClosed):
-            intake.writer.submit(await intake.check(tradingview.to_alert(ALERT, 0)))
+            intake.writer.submit(
+                await tradingview.check(tv_services, tradingview.to_alert(ALERT, 0))
+            )
     assert await count(tv_services, SignalRecord) == 6
 
 

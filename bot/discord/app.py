@@ -31,16 +31,11 @@ from discord.http import Route
 
 from bot.discord.commands import CatalogueTranslator, build_tree
 from bot.discord.render import render
-from bot.discord.respond import (
-    APOLOGY,
-    DEFER_AFTER,
-    SLOW_DEFER_AFTER,
-    Responder,
-    translator_for,
-)
+from bot.discord.respond import DEFER_AFTER, SLOW_DEFER_AFTER, Responder, translator_for
 from bot.discord.sender import DiscordSender
 from bot.discord.views import ActionButton, action_store
 from handlers.context import Services
+from handlers.dispatch import APOLOGY
 from handlers.reply import Reply, Tone
 
 log = structlog.get_logger(__name__)

@@ -19,11 +19,12 @@ from contextlib import suppress
 import discord
 import structlog
 
+from bot.action_store import EXPIRED
 from bot.discord.render import Rendered, render
 from bot.discord.views import ActionStore, Press, decode
 from handlers.context import Context, Services
-from handlers.dispatch import dispatch
-from handlers.i18n import N_, Translator, resolve_language
+from handlers.dispatch import APOLOGY, dispatch
+from handlers.i18n import Translator, resolve_language
 from handlers.registry import split_command
 from handlers.reply import Reply, Tone
 from handlers.session import PlatformChat, PlatformUser, open_context
@@ -35,8 +36,6 @@ DEFER_AFTER = 2.0
 SLOW_DEFER_AFTER = 0.5
 SLOW_COMMANDS = frozenset({"chart", "analyze"})
 UNKNOWN_INTERACTION = 10062
-EXPIRED = N_("This button has expired. Please send the command again.")
-APOLOGY = N_("Sorry, something went wrong on my side (error id {id}). Please try again.")
 
 
 def platform_user(interaction: discord.Interaction) -> PlatformUser:
@@ -155,13 +154,14 @@ class Responder:
 
     async def _refresh(self, interaction: discord.Interaction, press: Press) -> None:
         await interaction.response.defer()  # two commands: acknowledge first
-        reply = await self._run(interaction, press.action)
+        ctx = await self._context(interaction)  # loaded once, for both commands
+        reply = await self._run(interaction, press.action, ctx)
         rendered = self._render(reply, press.action)
         rendered.ephemeral = True
         await self._send(interaction, rendered)
         if reply.is_error:
             return
-        listing = await self._run(interaction, press.refresh)
+        listing = await self._run(interaction, press.refresh, ctx)
         if not listing.is_error:
             await interaction.edit_original_response(
                 **self._render(listing, press.refresh).edit_kwargs()
@@ -186,9 +186,23 @@ class Responder:
                 log.warning("discord_defer_failed", command=name, error=str(error))
         return await task
 
-    async def _run(self, interaction: discord.Interaction, line: str) -> Reply:
+    async def _context(self, interaction: discord.Interaction) -> Context | Reply:
+        """The interaction's Context, or the apology when it cannot be loaded."""
         try:
-            ctx = await context_for(self.services, interaction)
+            return await context_for(self.services, interaction)
+        except Exception:
+            return self._apology(interaction, "discord_command_failed")
+
+    async def _run(
+        self, interaction: discord.Interaction, line: str, ctx: Context | Reply | None = None
+    ) -> Reply:
+        """Run `line` in `ctx` (loaded here when not given); a Context that could
+        not be loaded answers with its apology."""
+        if ctx is None:
+            ctx = await self._context(interaction)
+        if isinstance(ctx, Reply):
+            return ctx
+        try:
             reply = await dispatch(ctx, line)
         except Exception:  # the bot must outlive any one bad command
             return self._apology(interaction, "discord_command_failed")

@@ -94,12 +94,12 @@ async def decode(custom_id: str, store: ActionStore | None) -> Press | None:
     return Press(match["mode"], match["action"], match["list"])
 
 
-def action_store(db: Database | None = None) -> ActionStore:
-    """The Discord front end's store of long presses (kept in `db` when given)."""
-    if db is None:
-        return ActionStore()
-    codec: Codec[Press] = Codec(asdict, lambda fields: Press(**fields))
-    return ActionStore(db=db, namespace="discord", codec=codec)
+CODEC: Codec[Press] = Codec(asdict, lambda fields: Press(**fields))
+
+
+def action_store(db: Database) -> ActionStore:
+    """The Discord front end's store of long presses, kept in `db` too."""
+    return ActionStore(db=db, namespace="discord", codec=CODEC)
 
 
 def _layout(rows: list[list[Button]]) -> list[list[Button]]:

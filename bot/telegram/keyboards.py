@@ -103,12 +103,12 @@ async def decode(data: str, store: ActionStore) -> Press | None:
     return None
 
 
-def action_store(db: Database | None = None) -> ActionStore:
-    """The Telegram front end's store of long presses (kept in `db` when given)."""
-    if db is None:
-        return ActionStore()
-    codec: Codec[Press] = Codec(lambda press: press.model_dump(mode="json"), Press.model_validate)
-    return ActionStore(db=db, namespace="telegram", codec=codec)
+CODEC: Codec[Press] = Codec(lambda press: press.model_dump(mode="json"), Press.model_validate)
+
+
+def action_store(db: Database) -> ActionStore:
+    """The Telegram front end's store of long presses, kept in `db` too."""
+    return ActionStore(db=db, namespace="telegram", codec=CODEC)
 
 
 def command_name(line: str | None) -> str | None:

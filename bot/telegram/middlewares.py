@@ -30,9 +30,9 @@ from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, Update, 
 from aiogram.utils.i18n import I18n, I18nMiddleware
 
 from bot.telegram.present import Presenter
+from handlers.dispatch import APOLOGY
 from handlers.i18n import (
     LOCALES_DIR,
-    N_,
     SUPPORTED_LANGUAGES,
     Translator,
     resolve_language,
@@ -47,7 +47,6 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 ADMIN_TTL = 60.0
 ADMIN_STATUSES = ("creator", "administrator")
-APOLOGY = N_("Sorry, something went wrong on my side (error id {id}). Please try again.")
 
 
 def notice_language(presenter: Presenter, user: User | None, default: str) -> Translator:

@@ -303,9 +303,6 @@ class CcxtClient:
         """Active spot symbols as `BASE/QUOTE`."""
         return sorted(await self.listed())
 
-    async def has_symbol(self, symbol: str) -> bool:
-        return symbol in await self.listed()
-
     async def listed(self) -> frozenset[str]:
         """The same as a set, rebuilt only when the markets were reloaded."""
         markets = await self.markets()

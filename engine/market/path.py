@@ -13,7 +13,7 @@ import math
 import pandas as pd
 
 from engine.market.timeframes import duration_ms
-from engine.market.types import MarketError, MarketFeed
+from engine.market.types import STALE_CANDLES, MarketError, MarketFeed
 
 PATH_TIMEFRAMES = ("1m", "5m", "15m", "1h")  # finest first
 MIN_CANDLES_PER_WINDOW = 6  # coarser candles would blur the window too much
@@ -37,7 +37,7 @@ async def recent_price_path(
             candles = await market.candles(symbol, timeframe, math.ceil(window_ms / step) + 1)
         except MarketError:
             continue  # e.g. no candles of this timeframe at this time: try coarser
-        if candles.behind(2):
+        if candles.behind(STALE_CANDLES):
             continue
         return _path(candles.frame, step, candles.as_of_ms - window_ms)
     return []

@@ -9,6 +9,8 @@ import pandas as pd
 
 from engine.market.timeframes import duration_ms
 
+STALE_CANDLES = 2  # candles older than this many timeframes are not acted on
+
 
 @dataclass(frozen=True, slots=True)
 class Ticker:

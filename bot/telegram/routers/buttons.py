@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 
+from bot.action_store import EXPIRED
 from bot.telegram.keyboards import (
     TOGGLES,
     Mode,
@@ -23,7 +24,6 @@ from handlers.i18n import N_
 from handlers.registry import split_command
 from handlers.reply import Reply
 
-EXPIRED = N_("This button has expired. Please send the command again.")
 ARE_YOU_SURE = N_("Are you sure? {what}")
 YES = N_("✅ Yes")
 NO = N_("✖ No")

@@ -24,7 +24,12 @@ NO_TEXT = N_("I read text commands only. Send /help for the list of commands.")
 
 
 async def on_text(
-    message: Message, ctx: Context, presenter: Presenter, state: FSMContext, bot: Bot
+    message: Message,
+    ctx: Context,
+    presenter: Presenter,
+    state: FSMContext,
+    raw_state: str | None,
+    bot: Bot,
 ) -> None:
     text = message.text or ""
     is_command = text.lstrip().startswith("/")
@@ -32,7 +37,7 @@ async def on_text(
         return  # groups: only commands are for the bot
     if is_command and not await addressed_to_us(bot, text):
         return
-    if await state.get_state() is not None:
+    if raw_state is not None:  # read once per update by aiogram's FSM middleware
         await state.clear()  # a command ends a wizard the user walked away from
     parsed = split_command(text)
     if parsed is not None and is_command:

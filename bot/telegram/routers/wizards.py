@@ -108,9 +108,9 @@ async def _advance(
     ctx: Context,
     presenter: Presenter,
     state: FSMContext,
+    data: dict,
 ) -> None:
-    """Take `raw` as the answer to the current step."""
-    data = await state.get_data()
+    """Take `raw` as the answer to the current step (`data`: the wizard's, as read)."""
     wizard = WIZARDS[data["wizard"]]
     index: int = data["step"]
     values: Values = dict(data["values"])
@@ -126,7 +126,7 @@ async def _advance(
         await _ask(message, prompt, ctx, presenter, wizard, index, values, text)
         return
     if index + 1 < len(wizard.steps):
-        await state.update_data(step=index + 1, values=values)
+        await state.set_data({**data, "step": index + 1, "values": values})
         await _ask(message, prompt, ctx, presenter, wizard, index + 1, values)
         return
     await state.clear()
@@ -149,9 +149,13 @@ async def _cancel(
 
 
 async def on_cancel_command(
-    message: Message, ctx: Context, presenter: Presenter, state: FSMContext
+    message: Message,
+    ctx: Context,
+    presenter: Presenter,
+    state: FSMContext,
+    raw_state: str | None,
 ) -> None:
-    if await state.get_state() is None:
+    if raw_state is None:  # read once per update by aiogram's FSM middleware
         await answer(message, ctx, presenter, Reply(text=ctx._(NOTHING)), None)
         return
     await _cancel(message, None, ctx, presenter, state)
@@ -163,7 +167,7 @@ async def on_typed(message: Message, ctx: Context, presenter: Presenter, state: 
     if text.lower() in {*CANCEL_WORDS, gettext(CANCEL_WORD).lower()}:
         await _cancel(message, None, ctx, presenter, state)
         return
-    await _advance(message, None, text, ctx, presenter, state)
+    await _advance(message, None, text, ctx, presenter, state, await state.get_data())
 
 
 async def on_choice(
@@ -172,9 +176,10 @@ async def on_choice(
     ctx: Context,
     presenter: Presenter,
     state: FSMContext,
+    raw_state: str | None,
 ) -> None:
     prompt = query.message if isinstance(query.message, Message) else None
-    data = await state.get_data() if await state.get_state() == Wizards.active.state else {}
+    data = await state.get_data() if raw_state == Wizards.active.state else {}
     wizard = WIZARDS.get(data.get("wizard", ""))
     if prompt is None or wizard is None:
         await query.answer(ctx._(EXPIRED), show_alert=True)
@@ -187,7 +192,7 @@ async def on_choice(
         await query.answer(ctx._(EXPIRED), show_alert=True)
         return
     await query.answer()
-    await _advance(prompt, prompt, callback_data.value, ctx, presenter, state)
+    await _advance(prompt, prompt, callback_data.value, ctx, presenter, state, data)
 
 
 def build_router() -> Router:
