@@ -46,7 +46,7 @@ def add_tradingview_route(
     to `max_batch` per transaction); it starts with the first alert and is
     drained and stopped when `app` cleans up (after the requests being answered
     have finished), so an accepted alert is never lost at shutdown."""
-    intake = Intake(services, max_batch=max_batch)
+    intake = Intake(services, timeout=timeout, max_batch=max_batch)
     app[TRADINGVIEW_INTAKE] = intake
 
     async def close_intake(_: web.Application) -> None:
@@ -66,7 +66,7 @@ def add_tradingview_route(
         try:
             alert = to_alert(fields, services.clock.now_ms())
             checked = await check(services, alert)  # the market, no database
-            accepted = await intake.store(checked, timeout)  # once its batch committed
+            accepted = await intake.store(checked)  # once its batch committed
         except AlertError as error:
             return _json(error.status, str(error))
         except Unconfirmed as error:
@@ -79,14 +79,6 @@ def add_tradingview_route(
             error_id = uuid.uuid4().hex[:12]
             log.exception("tradingview_alert_failed", error_id=error_id)
             return _json(500, f"internal error {error_id}")
-        log.debug(
-            "tradingview_alert",
-            symbol=alert.symbol,
-            timeframe=alert.timeframe,
-            side=alert.side,
-            duplicate=accepted.signal_id is None,
-            recipients=accepted.recipients,
-        )
         return web.json_response(
             {
                 "ok": True,

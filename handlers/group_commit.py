@@ -65,9 +65,10 @@ class GroupCommit[T, R]:
     def submit(self, item: T) -> asyncio.Future[R]:
         """Queue `item`; the future's result is `write`'s result for it once its
         transaction committed, or the exception that refused it. `WriterClosed`
-        (raised here) after `close()`. Await it through `asyncio.shield` if the
-        wait may be cancelled: cancelling the future itself does not withdraw the
-        item, which may be in a transaction already."""
+        (raised here) after `close()`. If the wait may be cancelled, await it
+        through `asyncio.shield` or relay it to a future of your own (as
+        `Intake.store` does): cancelling this future does not withdraw the item,
+        which may be in a transaction already, but hides its outcome."""
         if self._closed:
             raise WriterClosed(f"{self.name} is closed")
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()

@@ -1,12 +1,15 @@
 """The TradingView webhook's intake in one process: alerts checked against the
 market (`tradingview.check`) are stored by one writer task that takes every
 alert queued meanwhile into one transaction (`GroupCommit` over
-`tradingview_store.store_alerts`); each request is answered after its commit.
+`tradingview_store.store_alerts`); each request is answered after its commit,
+or `Unconfirmed` when that takes longer than the intake's timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
+from functools import partial
 
 import structlog
 
@@ -24,18 +27,27 @@ class Unconfirmed(Exception):
 
 class Intake:
     """One process's webhook intake: `writer`, the group commit that stores
-    checked alerts (up to `max_batch` per transaction) with `store_alerts`.
+    checked alerts (up to `max_batch` per transaction) with `store_alerts`;
+    a request waits at most `timeout` seconds for its commit.
 
+        intake = Intake(services, timeout=2.5)
         checked = await tradingview.check(services, alert)  # AlertError: at once
-        accepted = await intake.store(checked, 2.5)         # after the commit
+        accepted = await intake.store(checked)              # after the commit
         await intake.close()                                # on shutdown: drain
     """
 
-    def __init__(self, services: Services, *, max_batch: int = 500) -> None:
+    def __init__(self, services: Services, *, timeout: float, max_batch: int = 500) -> None:
         self.services = services
+        self.timeout = timeout
         self.writer: GroupCommit[Checked, Accepted] = GroupCommit(
             self._store, max_batch=max_batch, name="tradingview_writer"
         )
+        # Requests' answers by deadline (one timeout for all: deadlines come in
+        # order), watched by one timer rather than a timeout per request: in a
+        # burst, a timer and a shielded wait per request cost as much as the
+        # alert's own checks.
+        self._deadlines: deque[tuple[float, asyncio.Future[Accepted]]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
 
     async def _store(self, alerts: list[Checked]) -> list[Accepted]:
         accepted = await store_alerts(self.services.db, alerts)
@@ -48,31 +60,54 @@ class Intake:
         )
         return accepted
 
-    async def store(self, checked: Checked, timeout: float) -> Accepted:  # noqa: ASYNC109
+    async def store(self, checked: Checked) -> Accepted:
         """`checked` stored by the writer with the alerts queued meanwhile; its
-        answer once that transaction committed. `Unconfirmed` after `timeout`
-        seconds (it is not withdrawn: its outcome is logged when known),
-        `WriterClosed` when stopping, or the error that refused it."""
-        future = self.writer.submit(checked)
-        try:  # shielded: giving up waiting never withdraws the alert
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
-        except TimeoutError:
-            raise Unconfirmed(f"not confirmed within {timeout:g} s") from None
-        finally:
-            if not future.done():  # timed out, or this request was cancelled
-                future.add_done_callback(_late_outcome)
+        answer once that transaction committed. `Unconfirmed` after the timeout
+        (the alert is not withdrawn: its outcome is logged when known),
+        `WriterClosed` when stopping, or the error that refused it. Cancelling
+        the wait never withdraws the alert either."""
+        stored = self.writer.submit(checked)
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[Accepted] = loop.create_future()
+        stored.add_done_callback(partial(_relay, answer))
+        self._deadlines.append((loop.time() + self.timeout, answer))
+        if self._timer is None:
+            self._timer = loop.call_at(self._deadlines[0][0], self._expire)
+        return await answer
+
+    def _expire(self) -> None:
+        """Answer `Unconfirmed` to every wait past its deadline; watch the next."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, answer = self._deadlines.popleft()
+            if not answer.done():
+                answer.set_exception(Unconfirmed(f"not confirmed within {self.timeout:g} s"))
+        self._timer = loop.call_at(self._deadlines[0][0], self._expire) if self._deadlines else None
 
     async def close(self) -> None:
         """Store what is queued, then stop the writer (new submissions: `WriterClosed`)."""
         await self.writer.close()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._deadlines.clear()
 
 
-def _late_outcome(future: asyncio.Future[Accepted]) -> None:
-    """Log the outcome of an alert whose request stopped waiting for it."""
-    if future.cancelled():
+def _relay(answer: asyncio.Future[Accepted], stored: asyncio.Future[Accepted]) -> None:
+    """Pass the writer's outcome to the request waiting for it, or, if that wait
+    ended (timed out or cancelled), log it."""
+    if stored.cancelled():
+        if not answer.done():
+            answer.cancel()
         return
-    error = future.exception()
-    if error is not None:
+    error = stored.exception()
+    if not answer.done():
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(stored.result())
+    elif error is not None:
         log.warning("tradingview_late_failure", error=f"{type(error).__name__}: {error}"[:300])
     else:
-        log.info("tradingview_late_commit", duplicate=future.result().signal_id is None)
+        log.info("tradingview_late_commit", duplicate=stored.result().signal_id is None)

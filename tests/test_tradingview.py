@@ -318,15 +318,35 @@ async def test_stopping_the_server_answers_the_requests_in_flight(tv_services, m
 async def test_an_unconfirmed_alert_is_answered_503_then_stored_once(tv_services, monkeypatch):
     gate = Gate(monkeypatch)
     gate.opened.clear()
-    async with serve(tv_services, timeout=0.2) as (client, _, _):
+    async with serve(tv_services, timeout=0.2) as (client, intake, _):
         async with client.post(TRADINGVIEW_PATH, data=json.dumps(ALERT)) as response:
             assert response.status == 503 and response.headers["Retry-After"] == "1"
             assert "sending the alert again is safe" in (await response.json())["error"]
         gate.opened.set()  # the commit was only slow: it happens
+        intake.timeout = 30  # (however busy the machine running the tests is)
         status, again = await post(client, ALERT)  # the next batch, after that commit
     assert (status, again["duplicate"]) == (200, True)
     assert gate.batches == [[ALERT["strategy"]]] * 2
     assert await count(tv_services, SignalRecord) == 1
+
+
+async def test_a_cancelled_wait_still_stores_the_alert_and_logs_it(tv_services, monkeypatch):
+    gate = Gate(monkeypatch)
+    gate.opened.clear()
+    intake = tradingview_intake.Intake(tv_services, timeout=0.2)
+    late: list[str] = []
+    monkeypatch.setattr(tradingview_intake.log, "info", lambda event, **_: late.append(event))
+    checked = await tradingview.check(tv_services, tradingview.to_alert(ALERT, 0))
+    waiting = [asyncio.create_task(intake.store(checked)) for _ in range(2)]
+    await until(lambda: len(gate.batches) == 1)
+    waiting[0].cancel()  # the request went away
+    with pytest.raises(tradingview_intake.Unconfirmed):
+        await waiting[1]  # answered by the intake's one timer
+    gate.opened.set()
+    await intake.close()  # drains: the alert is stored all the same
+    assert waiting[0].cancelled()
+    assert await count(tv_services, SignalRecord) == 1
+    assert late.count("tradingview_late_commit") == 2  # each ended wait learns the outcome
 
 
 async def test_the_writer_batches_and_drains_on_close_then_refuses():
