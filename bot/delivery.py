@@ -266,10 +266,33 @@ class DeliveryWorker:
             image_name=row.image_name,
             file_id=file_id,
         )
-        sent = await sender.send(message)
+        try:
+            sent = await sender.send(message)
+        except PermanentError:
+            if file_id is None:
+                raise
+            # The platform refused its own id (a file ids is valid for one bot
+            # only: the token changed, say): upload the picture again, once.
+            sent = await self._send_again(sender, row, message, key, file_id)
         if sent.file_id:
             _bounded(self._file_ids)[key] = sent.file_id
             self._upload_locks.pop(key, None)  # later sends use the id, not the lock
+        return sent
+
+    async def _send_again(
+        self, sender: Sender, row: Claimed, message: Outgoing, key: tuple[int, str], refused: str
+    ) -> Sent:
+        """`message` with a file id other than `refused`: the one another send
+        uploaded meanwhile, or the picture itself (one upload: the others wait)."""
+        log.warning("file_id_refused", notification=row.notification_id, platform=row.platform)
+        async with self._upload_locks[key]:
+            if self._file_ids.get(key) == refused:
+                del self._file_ids[key]
+            file_id = self._file_ids.get(key)
+            image = None if file_id else await self._image(row.notification_id)
+            sent = await sender.send(dataclasses.replace(message, image=image, file_id=file_id))
+            if sent.file_id:
+                _bounded(self._file_ids)[key] = sent.file_id
         return sent
 
     async def _late_chart(self, row: Claimed, wanted: tuple[str, str]) -> Claimed:

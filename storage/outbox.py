@@ -335,10 +335,11 @@ async def deactivate_chat(session: AsyncSession, chat_id: int, reason: str) -> i
 async def remember_file_id(
     session: AsyncSession, notification_id: int, platform: str, file_id: str
 ) -> None:
-    """Keep the platform's id of the uploaded image so later sends reuse it."""
+    """Keep the platform's id of the uploaded image so later sends reuse it (it
+    replaces one the platform refused, which made the worker upload it again)."""
     query = select(Notification.file_ids).where(Notification.id == notification_id)
     found = (await session.execute(query)).one_or_none()  # not the picture: only its ids
-    if found is not None and platform not in (found.file_ids or {}):
+    if found is not None and (found.file_ids or {}).get(platform) != file_id:
         await session.execute(
             update(Notification)
             .where(Notification.id == notification_id)

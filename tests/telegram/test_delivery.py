@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.delivery import (
     ChatUnavailable,
@@ -19,7 +19,7 @@ from bot.delivery import (
 from handlers.reply import Button, Reply
 from storage import outbox
 from storage.accounts import touch_chat
-from storage.models import OutboxMessage
+from storage.models import Notification, OutboxMessage
 from tests.telegram.conftest import Harness
 from tests.telegram_server import png_bytes
 
@@ -99,7 +99,10 @@ async def test_group_deliveries_keep_the_group_rate_limit(bot: Harness) -> None:
     assert len(bot.server.sent_to(group.id)) == 26
 
 
-async def queue(bot: Harness, chats: list[int], image: bytes | None = None) -> None:
+async def queue(
+    bot: Harness, chats: list[int], image: bytes | None = None, file_ids: dict | None = None
+) -> None:
+    """A notification to `chats`, with the platforms' ids of its image if given."""
     async with bot.app.services.db.session() as session:
         ids = [
             (await touch_chat(session, "telegram", str(chat), kind="private")).id for chat in chats
@@ -113,6 +116,12 @@ async def queue(bot: Harness, chats: list[int], image: bytes | None = None) -> N
             "chart.png" if image else None,
         )
         assert notification is not None
+        if file_ids:
+            await session.execute(
+                update(Notification)
+                .where(Notification.id == notification)
+                .values(file_ids=file_ids)
+            )
         await outbox.enqueue(session, notification, ids)
 
 
@@ -145,3 +154,26 @@ async def test_shutdown_lets_the_delivery_in_flight_finish(bot: Harness) -> None
     await bot.shutdown()
     assert [m.plain for m in bot.server.sent_to(alice.id)] == ["Hi <all>"]
     assert await statuses(bot) == ["sent"]
+
+
+async def test_a_refused_file_id_is_replaced_by_one_new_upload(bot: Harness) -> None:
+    """The stored id came from another bot (the token changed): Telegram refuses it,
+    the picture is uploaded again once, every recipient gets it, and the new id
+    replaces the old one for later sends."""
+    people = [bot.user(f"U{n}", 6000 + n) for n in range(6)]
+    stale = "AgACAgIAAxkBAAIBOWd-another-bot"
+    await queue(bot, [p.id for p in people], PNG, file_ids={"telegram": stale})
+    for person in people:
+        [message] = await bot.server.wait_for_messages(person.id, 1, timeout=15)
+        assert message.plain == "Hi <all>" and message.photo_file_id
+    [upload] = bot.server.uploads
+    assert {bot.server.sent_to(p.id)[0].photo_file_id for p in people} == {upload.file_id}
+    assert 1 <= bot.server.count("sendPhoto", 400) <= len(people)  # the refusals
+    for _ in range(50):
+        if await statuses(bot) == ["sent"] * len(people):
+            break
+        await asyncio.sleep(0.1)
+    assert await statuses(bot) == ["sent"] * len(people)
+    async with bot.app.services.db.session() as session:
+        [file_ids] = (await session.execute(select(Notification.file_ids))).scalars()
+    assert file_ids == {"telegram": upload.file_id}
