@@ -23,20 +23,26 @@ async def recent_price_path(
     market: MarketFeed, symbol: str, window_ms: int
 ) -> list[tuple[int, float]]:
     """`(ts_ms, price)` points, oldest first, covering the last `window_ms` (as far
-    as closed candles go), from the finest timeframe that has fresh data and is
-    at most a sixth of the window; empty when none does. `MarketError` when the
-    market does not know `symbol`."""
+    as closed candles go), from a timeframe at most a sixth of the window that has
+    fresh data: the finest the market already keeps fresh, else the coarsest (a
+    live market backfills a timeframe it is first asked for: 30 days of 1m
+    candles would be ~44 requests per symbol, of 1h one); empty when none has.
+    `MarketError` when the market does not know `symbol`."""
     if window_ms <= 0:
         return []
     available = set(await market.timeframes(symbol))
-    for timeframe in PATH_TIMEFRAMES:
+    fitting = [
+        tf
+        for tf in PATH_TIMEFRAMES
+        if tf in available and duration_ms(tf) * MIN_CANDLES_PER_WINDOW <= window_ms
+    ]
+    kept = [tf for tf in fitting if not market.is_stale(symbol, tf)]
+    for timeframe in kept + [tf for tf in reversed(fitting) if tf not in kept]:
         step = duration_ms(timeframe)
-        if timeframe not in available or step * MIN_CANDLES_PER_WINDOW > window_ms:
-            continue
         try:
             candles = await market.candles(symbol, timeframe, math.ceil(window_ms / step) + 1)
         except MarketError:
-            continue  # e.g. no candles of this timeframe at this time: try coarser
+            continue  # e.g. no candles of this timeframe at this time: try the next
         if candles.behind(STALE_CANDLES):
             continue
         return _path(candles.frame, step, candles.as_of_ms - window_ms)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from bot.app import App
 from engine.market.ccxt_client import ExchangeUnavailable
 from engine.market.clock import ReplayClock
 from engine.market.live import Tick
+from engine.market.path import recent_price_path
 from engine.market.timeframes import HOUR_MS, MINUTE_MS
 from handlers.dispatch import dispatch
 from handlers.session import PlatformChat, PlatformUser, open_context
@@ -164,3 +166,26 @@ async def test_has_symbol_asks_every_reachable_exchange(make_rig: MakeRig) -> No
         server.down = True
     with pytest.raises(ExchangeUnavailable):
         await down.market.has_symbol("BTC/USDT")
+
+
+async def test_a_restarts_price_path_asks_no_fine_backfill_it_does_not_keep(
+    make_rig: MakeRig,
+) -> None:
+    """A change alarm's window after a restart: from the finest timeframe the market
+    already keeps fresh, else from the coarsest that fits (one backfill of 1h
+    candles here, not 1m's: a live market backfills what it is first asked for).
+    (April 2024: the bundled data has 1m candles then.)"""
+    moment = datetime(2024, 4, 5, 12, tzinfo=UTC)
+    rig = await make_rig(now=moment, timeframes=["1m", "5m", "15m", "1h"])
+    server = rig.server
+
+    def intervals() -> set[str]:
+        return {q["interval"] for path, q in server.requests if path.endswith("/klines")}
+
+    points = await recent_price_path(rig.market, "BTC/USDT", 6 * HOUR_MS)
+    assert intervals() == {"1h"} and points
+    await rig.market.candles("BTC/USDT", "1m", 10)  # now 1m is kept fresh too
+    server.requests.clear()
+    fine = await recent_price_path(rig.market, "BTC/USDT", 6 * HOUR_MS)
+    assert intervals() <= {"1m"}  # (at most its update)
+    assert len(fine) > 10 * len(points)  # from the 1m candles
