@@ -87,6 +87,7 @@ async def price(ctx: Context, symbol: str) -> Reply:
     N_("Candlestick chart with EMA 20/50, Bollinger bands, volume and RSI"),
     params=[SYMBOL, TIMEFRAME],
     examples=["/chart BTC", "/chart ETH 4h"],
+    draws=True,
 )
 async def chart(ctx: Context, symbol: str, timeframe: str) -> Reply:
     image, candles = await ctx.services.charts.candle_chart(symbol, timeframe)

@@ -48,6 +48,9 @@ class Command:
     category: str = "general"
     admin_only: bool = False
     aliases: tuple[str, ...] = ()
+    # Its reply carries a picture drawn on demand (seconds, not milliseconds): the
+    # chat adapters say so at once ("sending a photo…", an early Discord defer).
+    draws: bool = False
 
     @property
     def usage(self) -> str:
@@ -105,6 +108,7 @@ class CommandGroup:
         examples: Iterable[str] = (),
         admin_only: bool = False,
         aliases: Iterable[str] = (),
+        draws: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.commands.append(
@@ -117,6 +121,7 @@ class CommandGroup:
                     self.category,
                     admin_only,
                     tuple(aliases),
+                    draws,
                 )
             )
             return handler

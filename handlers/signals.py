@@ -126,6 +126,7 @@ def _markers(analysis: Analysis, first_visible_ms: int) -> tuple[tuple[int, str]
     N_("Regime, indicator readings, support/resistance, confluence and the current setup"),
     params=[SYMBOL, TIMEFRAME],
     examples=["/analyze BTC", "/analyze ETH 4h"],
+    draws=True,
 )
 async def analyze_command(ctx: Context, symbol: str, timeframe: str) -> Reply:
     candles = await ctx.services.market.candles(symbol, timeframe, ANALYZE_CANDLES)

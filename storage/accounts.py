@@ -86,3 +86,8 @@ async def set_chat_language(session: AsyncSession, chat_id: int, language: str) 
 async def get_user(session: AsyncSession, platform: str, external_id: str) -> User | None:
     query = select(User).where(User.platform == platform, User.external_id == external_id)
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def get_chat(session: AsyncSession, platform: str, external_id: str) -> Chat | None:
+    query = select(Chat).where(Chat.platform == platform, Chat.external_id == external_id)
+    return (await session.execute(query)).scalar_one_or_none()

@@ -29,7 +29,7 @@ import discord
 from discord import app_commands
 from discord.app_commands import Choice, locale_str
 
-from bot.discord.respond import context_for, translator_for
+from bot.discord.respond import platform_chat, translator_for
 from engine.alarm_indicators import INDICATOR_NAMES
 from handlers.alarm_text import AlarmView, describe
 from handlers.alarms import AlarmIdArg, ConditionArg
@@ -48,6 +48,7 @@ from handlers.i18n import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES, translations
 from handlers.registry import Command, Param
 from handlers.session import is_admin
 from storage import alarms as alarm_store
+from storage.accounts import get_chat, get_user
 
 Run = Callable[[discord.Interaction, str], Awaitable[None]]
 
@@ -170,14 +171,18 @@ class Suggestions:
         ][:MAX_SUGGESTIONS]
 
     async def alarm_ids(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
-        ctx = await context_for(self.services, interaction)
+        # Read only (no user or chat upserted per keystroke): a chat we do not know
+        # has no alarms to suggest.
         async with self.services.db.session() as session:
-            rows = await alarm_store.chat_alarms(session, ctx.chat.id)
+            chat = await get_chat(session, "discord", platform_chat(interaction).external_id)
+            user = await get_user(session, "discord", str(interaction.user.id))
+            rows = await alarm_store.chat_alarms(session, chat.id) if chat is not None else []
+        tr = translator_for(interaction, user.language if user is not None else None)
         query = current.strip().lstrip("#").lower()
         choices = [
-            Choice(name=_cut(f"#{v.id} · {describe(ctx.tr, v)}"), value=str(v.id))
+            Choice(name=_cut(f"#{v.id} · {describe(tr, v)}"), value=str(v.id))
             for v in (AlarmView.of(row) for row in rows)
-            if str(v.id).startswith(query) or query in describe(ctx.tr, v).lower()
+            if str(v.id).startswith(query) or query in describe(tr, v).lower()
         ]
         if len(rows) > 1 and "all".startswith(query):
             choices.append(Choice(name="all", value="all"))

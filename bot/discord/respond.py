@@ -34,7 +34,6 @@ log = structlog.get_logger(__name__)
 
 DEFER_AFTER = 2.0
 SLOW_DEFER_AFTER = 0.5
-SLOW_COMMANDS = frozenset({"chart", "analyze"})
 UNKNOWN_INTERACTION = 10062
 
 
@@ -75,8 +74,9 @@ async def context_for(services: Services, interaction: discord.Interaction) -> C
     )
 
 
-def translator_for(interaction: discord.Interaction) -> Translator:
-    return Translator(resolve_language(str(interaction.locale.value)))
+def translator_for(interaction: discord.Interaction, chosen: str | None = None) -> Translator:
+    """The user's `chosen` language (/language) if any, else their Discord locale's."""
+    return Translator(resolve_language(chosen, str(interaction.locale.value)))
 
 
 class Responder:
@@ -176,7 +176,8 @@ class Responder:
         """Run `line`; defer the interaction if the reply takes too long."""
         task = asyncio.ensure_future(self._run(interaction, line))
         name = (split_command(line) or ("", ""))[0]
-        delay = self.slow_defer_after if name in SLOW_COMMANDS else self.defer_after
+        command = self.services.registry.find(name)
+        delay = self.slow_defer_after if command and command.draws else self.defer_after
         done, _ = await asyncio.wait({task}, timeout=delay)
         if not done and not interaction.response.is_done():
             try:

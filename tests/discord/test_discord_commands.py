@@ -14,6 +14,7 @@ from bot.discord.app import DiscordFrontend
 from bot.discord.commands import CatalogueTranslator, command_line, text
 from handlers.i18n import translations
 from handlers.signals import FOLLOW_STRATEGIES
+from storage.accounts import get_user
 from tests.discord_payloads import MANAGE_CHANNELS, MEMBER_PERMISSIONS
 from tests.discord_server import DiscordServer
 
@@ -200,6 +201,13 @@ async def test_alarm_ids_are_suggested_from_this_chats_alarms(
     assert [c["value"] for c in await server.autocomplete(
         bob, server.dm(bob), "delalarm", {"target": "#"}, "target"
     )] == ["3"]  # fmt: skip
+    carol = server.user(3002, "Carol")  # typing only: nothing is stored for her
+    assert (
+        await server.autocomplete(carol, server.dm(carol), "delalarm", {"target": ""}, "target")
+        == []
+    )
+    async with frontend.services.db.session() as session:
+        assert await get_user(session, "discord", "3002") is None
     conditions = await server.autocomplete(
         bob, CHANNEL, "alarm", {"symbol": "BTC", "condition": "rsi("}, "condition"
     )

@@ -80,6 +80,7 @@ async def test_chart_switcher_edits_the_photo_in_place(bot: Harness) -> None:
     alice = bot.user("Alice", 1001)
     [chart] = await bot.say(alice, "/chart BTC")
     assert chart.photo_file_id and chart.uploaded
+    assert bot.server.chat_actions == [(alice.id, "upload_photo")]  # while it is drawn
     assert "BTC/USDT · 1h" in chart.caption
     assert "• 1h" in [b["text"] for b in chart.buttons]
     uploads = len(bot.server.uploads)
@@ -99,6 +100,7 @@ async def test_chart_switcher_edits_the_photo_in_place(bot: Harness) -> None:
 async def test_price_refresh_and_chart_button(bot: Harness) -> None:
     alice = bot.user("Alice", 1001)
     [price] = await bot.say(alice, "/price eth")
+    assert bot.server.chat_actions == []  # nothing drawn: no "sending a photo…"
     answers = len(bot.server.callback_answers)
     await bot.press(alice, price, "🔄 Refresh")  # a frozen market: same text, no error
     assert len(bot.server.callback_answers) == answers + 1

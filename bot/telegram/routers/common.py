@@ -15,7 +15,6 @@ from handlers.dispatch import dispatch
 from handlers.registry import split_command
 from handlers.reply import Reply
 
-IMAGE_COMMANDS = frozenset({"chart", "analyze", "backtest", "stats"})
 TOAST_LIMIT = 200  # Telegram's limit for a callback query's answer
 
 
@@ -39,7 +38,8 @@ async def addressed_to_us(bot: Bot, text: str) -> bool:
 async def run_command(ctx: Context, presenter: Presenter, line: str) -> Reply | None:
     """Dispatch `line`; for commands that draw a picture, show "sending a photo…"."""
     name = split_command(line)
-    if name is not None and name[0] in IMAGE_COMMANDS and ctx.chat.external_id:
+    command = ctx.services.registry.find(name[0]) if name is not None else None
+    if command is not None and command.draws and ctx.chat.external_id:
         with suppress(Exception):
             await presenter.bot.send_chat_action(int(ctx.chat.external_id), "upload_photo")
     return await dispatch(ctx, line)
