@@ -271,7 +271,7 @@ class DeliveryWorker:
         except PermanentError:
             if file_id is None:
                 raise
-            # The platform refused its own id (a file ids is valid for one bot
+            # The platform refused its own id (a file id is valid for one bot
             # only: the token changed, say): upload the picture again, once.
             sent = await self._send_again(sender, row, message, key, file_id)
         if sent.file_id:
