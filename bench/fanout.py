@@ -33,7 +33,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -96,10 +96,9 @@ async def create_chats(services: Any, numbers: range) -> list[int]:
         for n in numbers
     ]
     async with services.db.session() as session:
-        for start in range(0, len(rows), 1000):  # SQLite's limit on bound parameters
-            await session.execute(insert(Chat).values(rows[start : start + 1000]))
-        query = select(Chat.id).where(Chat.external_id.in_([r["external_id"] for r in rows]))
-        return list((await session.execute(query)).scalars())
+        # executemany: SQLAlchemy sends multi-row INSERTs within the bound-parameter limits
+        statement = insert(Chat).returning(Chat.id, sort_by_parameter_order=True)
+        return list((await session.execute(statement, rows)).scalars())
 
 
 async def fan_out(database_url: str, folder: str, chats: int, scale: float) -> dict[str, Any]:

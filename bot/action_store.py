@@ -85,10 +85,7 @@ class ActionStore[T]:
             # it for over half the TTL, so neither is renewed (no write per render).
             self._items.move_to_end(key)
             return key
-        self._items[key] = (now + self.ttl, value)
-        self._items.move_to_end(key)
-        while len(self._items) > self.capacity:
-            self._items.popitem(last=False)
+        self._remember(key, now + self.ttl, value)
         if self.db is not None and self.codec is not None:
             self._unsaved[key] = self.codec.dump(value)
             self._save_soon()
@@ -117,10 +114,16 @@ class ActionStore[T]:
         except Exception as error:  # unreadable or unreachable: the button "expired"
             log.warning("button_payload_unavailable", key=key, error=repr(error)[:200])
             return None
-        if value is not None:  # cached until its database expiry, on this store's clock
-            left = (expires_at - utcnow()).total_seconds()
-            self._items[key] = (self.clock() + left, value)
+        # cached until its database expiry, on this store's clock
+        self._remember(key, self.clock() + (expires_at - utcnow()).total_seconds(), value)
         return value
+
+    def _remember(self, key: str, expires: float, value: T) -> None:
+        """Keep `value` in memory (the most recent last; the oldest go past `capacity`)."""
+        self._items[key] = (expires, value)
+        self._items.move_to_end(key)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
 
     def _save_soon(self) -> None:
         """Write the unsaved payloads in the background (one task at a time, each

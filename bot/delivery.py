@@ -290,10 +290,8 @@ class DeliveryWorker:
                 del self._file_ids[key]
             file_id = self._file_ids.get(key)
             image = None if file_id else await self._image(row.notification_id)
-            sent = await sender.send(dataclasses.replace(message, image=image, file_id=file_id))
-            if sent.file_id:
-                _bounded(self._file_ids)[key] = sent.file_id
-        return sent
+            # (the caller keeps a new id before anything else runs: no await between)
+            return await sender.send(dataclasses.replace(message, image=image, file_id=file_id))
 
     async def _late_chart(self, row: Claimed, wanted: tuple[str, str]) -> Claimed:
         """Draw the chart a notification was queued without (once per process: the

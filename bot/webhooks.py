@@ -20,7 +20,6 @@ from handlers.tradingview_intake import Intake, Unconfirmed
 log = structlog.get_logger(__name__)
 
 TRADINGVIEW_PATH = "/webhook/tradingview"
-TRADINGVIEW_INTAKE = web.AppKey("tradingview_intake", Intake)
 # TradingView gives up on a webhook after 3 s; an alert not confirmed by then is
 # answered 503 (never 200 before its commit).
 CONFIRM_TIMEOUT = 2.5
@@ -47,7 +46,6 @@ def add_tradingview_route(
     drained and stopped when `app` cleans up (after the requests being answered
     have finished), so an accepted alert is never lost at shutdown."""
     intake = Intake(services, timeout=timeout, max_batch=max_batch)
-    app[TRADINGVIEW_INTAKE] = intake
 
     async def close_intake(_: web.Application) -> None:
         await intake.close()

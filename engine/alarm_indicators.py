@@ -41,7 +41,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from engine.market.types import STALE_CANDLES, Candles
 from engine.strategies.base import Features, as_features
 
 INDICATOR_NAMES: tuple[str, ...] = (
@@ -184,12 +183,6 @@ def indicator_candles(label: str) -> int:
     (recursive averages converge over a few periods)."""
     period = parse_indicator(label).period or 35  # macd 26 + 9, bb 20
     return max(300, 4 * period + 50)
-
-
-def candles_stale(candles: Candles) -> bool:
-    """Too old to act on: the feed says so, or the newest closed candle is more
-    than `STALE_CANDLES` candles old (a replayed series that ended earlier)."""
-    return candles.behind(STALE_CANDLES)
 
 
 def indicator_values(frame: pd.DataFrame, labels: set[str]) -> dict[str, float | None]:

@@ -18,10 +18,10 @@ Price alarms (`PriceAlarm`, matched by `AlarmBook`)
   seen for its symbol; if the book has seen none, the next tick of the symbol
   becomes its reference (that tick sets the side and does not fire). The book
   stores such an alarm with the reference it resolved (`dataclasses.replace`),
-  so `AlarmBook.for_symbol`, `AlarmBook.on_tick` and a later `AlarmBook.restore`
-  see that reference.
+  so `AlarmBook.for_symbol`, `AlarmBook.on_tick` and adding it back later see
+  that reference.
 - Fired alarms leave the book. A caller that could not record a firing puts the
-  alarm back with `AlarmBook.restore`: it fires again on the next tick that is
+  alarm back with `AlarmBook.add`: it fires again on the next tick that is
   still at or beyond its level (a cross alarm keeps its side through its
   reference).
 - Ticks whose price is NaN, infinite, zero or negative are ignored: `on_tick`
@@ -315,11 +315,6 @@ class AlarmBook:
             alarm = replace(alarm, reference=last)
         self._alarms[alarm.id] = alarm
         self._arm(index, alarm)
-
-    def restore(self, alarm: PriceAlarm) -> None:
-        """Put back an alarm whose firing could not be recorded (same as `add`):
-        it fires again on the next tick still at or beyond its level."""
-        self.add(alarm)
 
     def remove(self, alarm_id: int) -> bool:
         """Forget the alarm `alarm_id`; True if it was in the book.

@@ -100,7 +100,8 @@ class AlarmService:
         self._synced_at = time.monotonic()
         added = [AlarmView.of(row) for row in rows if row.id not in self.known]
         for view in added:
-            self.track(view)
+            self._run(view)
+        self._warm(added)  # one pass for all of them
         if added:
             log.info("alarms_resynced", added=len(added))
         return len(added)
@@ -121,11 +122,14 @@ class AlarmService:
 
     def track(self, view: AlarmView) -> None:
         """Run the active alarm `view` (just created); replaces one with its id."""
+        self._run(view)
+        self._warm([view])
+
+    def _run(self, view: AlarmView) -> None:
         self.forget(view.id)
         self.known[view.id] = view
         self._arm(view)
         self._count(view, +1)
-        self._warm([view])
 
     def forget(self, alarm_id: int) -> bool:
         """Stop running `alarm_id` (deleted, fired, or not active any more)."""
@@ -269,7 +273,7 @@ class AlarmService:
         """Put back an alarm whose firing could not be recorded (unless it was
         deleted meanwhile): it fires again on the next tick still beyond its level."""
         if view.id in self.known:
-            self._arm(view)  # a price alarm: `AlarmBook.add`, which is what `restore` does
+            self._arm(view)  # a price alarm goes back into the book (`AlarmBook.add`)
 
     # -- background work ------------------------------------------------------------------
 

@@ -15,13 +15,12 @@ from typing import Literal, cast
 import structlog
 
 from engine.alarm_indicators import (
-    candles_stale,
     indicator_candles,
     indicator_fires,
     indicator_values,
 )
 from engine.market.clock import to_datetime
-from engine.market.types import MarketError, MarketFeed
+from engine.market.types import STALE_CANDLES, MarketError, MarketFeed
 from handlers.alarm_text import AlarmView, alarm_card
 from handlers.context import Services
 from handlers.notify import register_renderer
@@ -60,7 +59,7 @@ async def indicator_firings(
     except MarketError as error:
         log.warning("alarm_candles_skipped", symbol=symbol, reason=str(error))
         return []
-    if candles_stale(candles):
+    if candles.behind(STALE_CANDLES):
         log.info("alarms_paused_stale", symbol=symbol, timeframe=timeframe)
         return []
     values = await asyncio.to_thread(indicator_values, candles.frame, labels)

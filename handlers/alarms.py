@@ -20,13 +20,13 @@ from engine.alarm_indicators import (
     INDICATOR_FORMS,
     INDICATOR_NAMES,
     IndicatorSpec,
-    candles_stale,
     indicator_candles,
     indicator_fires,
     latest_value,
     parse_indicator,
 )
 from engine.market.timeframes import DEFAULT_TIMEFRAME
+from engine.market.types import STALE_CANDLES
 from handlers.alarm_charts import PRICE_LEVEL_INDICATORS
 from handlers.alarm_engine import alarm_service
 from handlers.alarm_text import PRICE_KINDS, AlarmView, alarm_line, describe, indicator_number
@@ -208,7 +208,7 @@ async def alarm_command(ctx: Context, symbol: str, condition: str, value: str) -
         label = request.indicator.label()
         candles = await market.candles(symbol, request.timeframe, indicator_candles(label))
         reference = float(candles.frame["close"].iloc[-1])
-        stale = candles_stale(candles)
+        stale = candles.behind(STALE_CANDLES)
         if request.indicator.name in PRICE_LEVEL_INDICATORS:
             _check_distance(ctx, symbol, level, reference)
         current = await asyncio.to_thread(latest_value, request.indicator, candles.frame)

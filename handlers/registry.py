@@ -152,6 +152,17 @@ class Registry:
     def visible(self, is_admin: bool) -> list[Command]:
         return [c for c in self.commands if is_admin or not c.admin_only]
 
+    def command_for(self, line: str | None) -> Command | None:
+        """The command `line` runs (`"/chart@PulseBot ETH"` → chart), if any."""
+        name = command_name(line)
+        return self.find(name) if name is not None else None
+
+
+def command_name(line: str | None) -> str | None:
+    """`"/chart@PulseBot ETH 4h"` → `"chart"`; None if there is no name."""
+    parsed = split_command(line or "")
+    return parsed[0] if parsed else None
+
 
 def split_command(text: str) -> tuple[str, str] | None:
     """`"/chart@PulseBot ETH 4h"` → `("chart", "ETH 4h")`; None if there is no name.

@@ -97,11 +97,7 @@ class Intake:
 def _relay(answer: asyncio.Future[Accepted], stored: asyncio.Future[Accepted]) -> None:
     """Pass the writer's outcome to the request waiting for it, or, if that wait
     ended (timed out or cancelled), log it."""
-    if stored.cancelled():
-        if not answer.done():
-            answer.cancel()
-        return
-    error = stored.exception()
+    error = stored.exception()  # (the writer never cancels: a result or an error)
     if not answer.done():
         if error is not None:
             answer.set_exception(error)

@@ -26,6 +26,8 @@ from storage.db import OUTBOX_ANALYZE, OUTBOX_QUEUED, dialect_insert
 from storage.models import Chat, Notification, OutboxMessage, utcnow
 
 ERROR_LENGTH = 500
+UNFINISHED = ("pending", "sending")  # statuses of rows still to be sent
+FINISHED = ("sent", "failed", "dropped")
 ANALYZE_AFTER_ROWS = 1_000  # rows queued at once after which PostgreSQL's statistics are renewed
 
 
@@ -172,7 +174,7 @@ async def claim(
         ~exists().where(
             earlier.chat_id == OutboxMessage.chat_id,
             earlier.id < OutboxMessage.id,
-            earlier.status.in_(("pending", "sending")),
+            earlier.status.in_(UNFINISHED),
         ),
     )
     if platforms is not None:
@@ -198,17 +200,21 @@ async def claim(
     ids = list(claimed)
     if not ids:
         return []
-    # The notification's columns but not its image: a fan-out to 10,000 chats
-    # would otherwise read the same picture 10,000 times.
+    # The columns `Claimed` needs, the notification's but not its image (a fan-out
+    # to 10,000 chats would otherwise read the same picture 10,000 times).
     rows = await session.execute(
         select(
             OutboxMessage.id,
             OutboxMessage.attempts,
-            Chat,
-            Notification.id,
+            OutboxMessage.chat_id,
+            Chat.platform,
+            Chat.external_id.label("chat_external_id"),
+            Chat.kind.label("chat_kind"),
+            Chat.language.label("chat_language"),
+            Notification.id.label("notification_id"),
             Notification.kind,
             Notification.payload,
-            Notification.image.is_not(None),
+            Notification.image.is_not(None).label("has_image"),
             Notification.image_name,
             Notification.file_ids,
         )
@@ -219,31 +225,14 @@ async def claim(
     )
     return [
         Claimed(
-            id=outbox_id,
-            attempts=attempts,
-            chat_id=chat.id,
-            platform=chat.platform,
-            chat_external_id=chat.external_id,
-            chat_kind=chat.kind,
-            chat_language=chat.language,
-            notification_id=notification_id,
-            kind=kind,
-            payload=dict(payload or {}),
-            has_image=bool(has_image),
-            image_name=image_name,
-            file_ids=dict(file_ids or {}),
+            **{
+                **row._mapping,
+                "payload": dict(row.payload or {}),
+                "has_image": bool(row.has_image),
+                "file_ids": dict(row.file_ids or {}),
+            }
         )
-        for (
-            outbox_id,
-            attempts,
-            chat,
-            notification_id,
-            kind,
-            payload,
-            has_image,
-            image_name,
-            file_ids,
-        ) in rows
+        for row in rows
     ]
 
 
@@ -325,7 +314,7 @@ async def deactivate_chat(session: AsyncSession, chat_id: int, reason: str) -> i
         update(OutboxMessage)
         .where(
             OutboxMessage.chat_id == chat_id,
-            OutboxMessage.status.in_(("pending", "sending")),
+            OutboxMessage.status.in_(UNFINISHED),
         )
         .values(status="dropped", claimed_until=None, error=reason[:ERROR_LENGTH])
     )
@@ -360,9 +349,6 @@ async def attach_image(
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-FINISHED = ("sent", "failed", "dropped")
-
-
 async def purge(session: AsyncSession, before: datetime) -> tuple[int, int]:
     """Retention: delete the finished rows (sent, failed, dropped) queued before
     `before`, and drop the pictures of the notifications of that age that have
@@ -376,7 +362,7 @@ async def purge(session: AsyncSession, before: datetime) -> tuple[int, int]:
     )
     unfinished = exists().where(
         OutboxMessage.notification_id == Notification.id,
-        OutboxMessage.status.in_(("pending", "sending")),
+        OutboxMessage.status.in_(UNFINISHED),
     )
     pictures = await session.execute(
         update(Notification)

@@ -179,10 +179,11 @@ class Suggestions:
             rows = await alarm_store.chat_alarms(session, chat.id) if chat is not None else []
         tr = translator_for(interaction, user.language if user is not None else None)
         query = current.strip().lstrip("#").lower()
+        described = ((v, describe(tr, v)) for v in map(AlarmView.of, rows))
         choices = [
-            Choice(name=_cut(f"#{v.id} · {describe(tr, v)}"), value=str(v.id))
-            for v in (AlarmView.of(row) for row in rows)
-            if str(v.id).startswith(query) or query in describe(tr, v).lower()
+            Choice(name=_cut(f"#{v.id} · {label}"), value=str(v.id))
+            for v, label in described
+            if str(v.id).startswith(query) or query in label.lower()
         ]
         if len(rows) > 1 and "all".startswith(query):
             choices.append(Choice(name="all", value="all"))

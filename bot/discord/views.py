@@ -29,7 +29,7 @@ import discord
 
 from bot.action_store import ActionStore as SharedActionStore
 from bot.action_store import Codec
-from handlers.registry import split_command
+from handlers.registry import command_name, split_command
 from handlers.reply import Button
 from storage.db import Database
 
@@ -62,7 +62,7 @@ class Press:
 
 def press_for(action: str, source: str | None) -> Press:
     """What pressing `action` does on a message produced by the line `source`."""
-    name = (split_command(action) or ("", ""))[0]
+    name = command_name(action) or ""
     origin = split_command(source) if source else None
     if origin is not None:
         if name == origin[0] and name in EDITABLE:
@@ -112,8 +112,7 @@ def _layout(rows: list[list[Button]]) -> list[list[Button]]:
 
 
 def _style(button: Button, press: Press) -> discord.ButtonStyle:
-    name = (split_command(press.action) or ("", ""))[0]
-    if name in DANGER:
+    if command_name(press.action) in DANGER:
         return discord.ButtonStyle.danger
     if button.label.startswith("• "):  # the current choice (a chart's timeframe)
         return discord.ButtonStyle.primary

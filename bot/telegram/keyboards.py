@@ -34,7 +34,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.action_store import ActionStore as SharedActionStore
 from bot.action_store import Codec
-from handlers.registry import split_command
+from handlers.registry import command_name, split_command
 from handlers.reply import Button
 from storage.db import Database
 
@@ -109,11 +109,6 @@ CODEC: Codec[Press] = Codec(lambda press: press.model_dump(mode="json"), Press.m
 def action_store(db: Database) -> ActionStore:
     """The Telegram front end's store of long presses, kept in `db` too."""
     return ActionStore(db=db, namespace="telegram", codec=CODEC)
-
-
-def command_name(line: str | None) -> str | None:
-    parsed = split_command(line or "")
-    return parsed[0] if parsed else None
 
 
 def needs_confirmation(action: str) -> bool:

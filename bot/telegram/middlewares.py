@@ -122,16 +122,10 @@ class Throttle(BaseMiddleware):
     """`handlers.throttle.UserThrottle` per Telegram user: past the rate, one
     "slow down" per episode, then silence (a button press is still acknowledged)."""
 
-    def __init__(
-        self,
-        presenter: Presenter,
-        per_minute: int,
-        default_language: str,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, presenter: Presenter, per_minute: int, default_language: str) -> None:
         self.presenter = presenter
         self.default_language = default_language
-        self.throttle = UserThrottle(per_minute, clock=clock)
+        self.throttle = UserThrottle(per_minute)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")

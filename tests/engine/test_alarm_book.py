@@ -189,7 +189,7 @@ def test_cross_at_its_level_removed_leaves_nothing_behind() -> None:
     assert ids(book.for_symbol(BTC)) == [2]
 
 
-# -- add / remove / restore ------------------------------------------------------------
+# -- add / remove / add back ----------------------------------------------------------
 
 
 def test_remove_before_fire() -> None:
@@ -228,15 +228,15 @@ def test_the_same_object_removed_and_re_added_fires_once() -> None:
     assert len(book) == 0 and book.on_tick(BTC, 130.0) == []
 
 
-def test_restore_puts_a_fired_alarm_back() -> None:
+def test_a_fired_alarm_added_back_fires_again() -> None:
     book = book_of(alarm(1, "cross", 100.0, reference=90.0), alarm(2, "cross", 50.0))
     book.on_tick(BTC, 60.0)  # alarm 2 starts above its level
     (fired,) = book.on_tick(BTC, 105.0)
-    book.restore(fired)
+    book.add(fired)
     assert ids(book.on_tick(BTC, 104.0)) == [1]  # still beyond: fires again
     (fired,) = book.on_tick(BTC, 40.0)
     assert fired.reference == 60.0
-    book.restore(fired)  # keeps its original side through the resolved reference
+    book.add(fired)  # keeps its original side through the resolved reference
     assert book.on_tick(BTC, 45.0) == [fired]
 
 
@@ -396,7 +396,7 @@ def test_matches_a_naive_book_on_random_operations(
         elif op < 0.58 and fired_pool:
             a = fired_pool.pop(rng.randrange(len(fired_pool)))
             if a.id not in book:
-                book.restore(a)
+                book.add(a)
                 naive.add(a)
         else:
             symbol = rng.choice(symbols)

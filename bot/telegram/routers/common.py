@@ -37,8 +37,7 @@ async def addressed_to_us(bot: Bot, text: str) -> bool:
 
 async def run_command(ctx: Context, presenter: Presenter, line: str) -> Reply | None:
     """Dispatch `line`; for commands that draw a picture, show "sending a photo…"."""
-    name = split_command(line)
-    command = ctx.services.registry.find(name[0]) if name is not None else None
+    command = ctx.services.registry.command_for(line)
     if command is not None and command.draws and ctx.chat.external_id:
         with suppress(Exception):
             await presenter.bot.send_chat_action(int(ctx.chat.external_id), "upload_photo")
