@@ -109,6 +109,14 @@ async def app(tmp_path: Path) -> AsyncIterator[App]:
 
 
 @pytest.fixture
+async def db_app(database: Database, database_url: str, tmp_path: Path) -> AsyncIterator[App]:
+    """The real composition on this test's database, both engines (emptied by `database`)."""
+    application = await App.create(make_settings(tmp_path, database_url=database_url))
+    yield application
+    await application.close()
+
+
+@pytest.fixture
 def services(app: App) -> Services:
     return app.services
 

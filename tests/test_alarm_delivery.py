@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -27,7 +25,8 @@ from storage import outbox
 from storage.accounts import touch_chat
 from storage.db import Database
 from storage.models import Alarm, Notification, OutboxMessage
-from tests.conftest import REPLAY_START, make_settings
+from tests.conftest import REPLAY_START
+from tests.db_helpers import rows
 from tests.helpers import png_size, raw_rows
 
 T0 = to_ms(REPLAY_START)
@@ -35,11 +34,9 @@ HOUR = 3_600_000
 
 
 @pytest.fixture
-async def app(database: Database, database_url: str, tmp_path: Path) -> AsyncIterator[App]:
+def app(db_app: App) -> App:
     """The real composition on this test's database (emptied by `database`)."""
-    application = await App.create(make_settings(tmp_path, database_url=database_url))
-    yield application
-    await application.close()
+    return db_app
 
 
 async def context(services: Services, chat: str = "1", kind: str = "private") -> Context:
@@ -54,11 +51,6 @@ async def set_alarm(ctx: Context, line: str) -> int:
         return (await session.execute(select(func.max(Alarm.id)))).scalar_one()
 
 
-async def rows(services: Services, model: type) -> list:
-    async with services.db.session() as session:
-        return list((await session.execute(select(model).order_by(model.id))).scalars())
-
-
 async def test_a_tick_fires_an_alarm_once_with_its_message(app: App) -> None:
     services = app.services
     ctx = await context(services)
@@ -69,11 +61,11 @@ async def test_a_tick_fires_an_alarm_once_with_its_message(app: App) -> None:
     assert await service.on_tick("BTC/USDT", 90_500.0, T0 + 2_000) == 0
     assert not service.armed(alarm_id)
 
-    (alarm,) = await rows(services, Alarm)
+    (alarm,) = await rows(services.db, Alarm)
     assert (alarm.status, alarm.fired_price) == ("fired", 90_010.0)
     assert to_ms(alarm.fired_at) == T0 + 1_000
-    (message,) = await rows(services, OutboxMessage)
-    (notification,) = await rows(services, Notification)
+    (message,) = await rows(services.db, OutboxMessage)
+    (notification,) = await rows(services.db, Notification)
     assert (message.chat_id, message.status) == (ctx.chat.id, "pending")
     assert (notification.key, notification.kind) == (f"alarm:{alarm_id}", "alarm")
     assert png_size(notification.image) == (1200, 800)
@@ -103,7 +95,7 @@ async def test_the_replayed_price_fires_an_alarm_when_it_gets_there(app: App) ->
     assert await poll_prices(services) == 0
     services.clock.set(hit[0] + 5 * 60_000)
     assert await poll_prices(services) == 1
-    (alarm,) = await rows(services, Alarm)
+    (alarm,) = await rows(services.db, Alarm)
     assert (alarm.id, alarm.status, alarm.fired_price) == (alarm_id, "fired", hit[4])
 
 
@@ -112,7 +104,7 @@ async def test_a_level_already_passed_fires_on_the_next_poll(app: App) -> None:
     ctx = await context(services)
     await set_alarm(ctx, "/alarm BTC below 90000")  # the price is 84,349.94
     assert await poll_prices(services) == 1
-    assert len(await rows(services, OutboxMessage)) == 1
+    assert len(await rows(services.db, OutboxMessage)) == 1
 
 
 async def test_two_processes_seeing_the_same_tick_write_each_message_once(
@@ -136,10 +128,10 @@ async def test_two_processes_seeing_the_same_tick_write_each_message_once(
     finally:
         await other_db.dispose()
     assert sum(won) == 10
-    messages = await rows(services, OutboxMessage)
-    assert len(messages) == 10 and len(await rows(services, Notification)) == 10
+    messages = await rows(services.db, OutboxMessage)
+    assert len(messages) == 10 and len(await rows(services.db, Notification)) == 10
     assert len({(m.notification_id, m.chat_id) for m in messages}) == 10
-    assert {a.status for a in await rows(services, Alarm)} == {"fired"}
+    assert {a.status for a in await rows(services.db, Alarm)} == {"fired"}
 
 
 async def test_the_per_chat_limit_holds_under_concurrent_requests(
@@ -170,7 +162,7 @@ async def test_the_per_chat_limit_holds_under_concurrent_requests(
     finally:
         await other_db.dispose()
     assert sorted(added) == [False, True]
-    assert len(await rows(app.services, Alarm)) == 1
+    assert len(await rows(app.services.db, Alarm)) == 1
 
 
 async def test_a_deactivated_chats_alarm_does_not_fire(app: App) -> None:
@@ -181,8 +173,8 @@ async def test_a_deactivated_chats_alarm_does_not_fire(app: App) -> None:
     async with services.db.session() as session:
         await outbox.deactivate_chat(session, ctx.chat.id, "blocked by the user")
     assert await service.on_tick("BTC/USDT", 95_000.0, T0) == 0
-    assert await rows(services, OutboxMessage) == []
-    (alarm,) = await rows(services, Alarm)
+    assert await rows(services.db, OutboxMessage) == []
+    (alarm,) = await rows(services.db, Alarm)
     assert alarm.status == "active"  # kept for when the chat comes back
     assert alarm_id not in service.known
     restarted = AlarmService(services)
@@ -211,12 +203,12 @@ async def test_a_restart_keeps_active_alarms_and_does_not_refire(app: App) -> No
     assert not restarted.armed(above) and not restarted.armed(change)
     assert await restarted.on_tick("BTC/USDT", 90_200.0, T0 + 1_000) == 0
     assert await restarted.on_tick("BTC/USDT", 79_000.0, T0 + 2_000) == 1  # the cross
-    fired = {a.id for a in await rows(services, Alarm) if a.status == "fired"}
+    fired = {a.id for a in await rows(services.db, Alarm) if a.status == "fired"}
     assert fired == {above, change, cross}
-    assert len(await rows(services, OutboxMessage)) == 3
+    assert len(await rows(services.db, OutboxMessage)) == 3
     moved = [
         render_notification("alarm", n.payload, "en")
-        for n in await rows(services, Notification)
+        for n in await rows(services.db, Notification)
         if n.key == f"alarm:{change}"
     ]
     assert moved[0].text == f"Alarm #{change}: BTC/USDT moved +6.82% within 1h, to 90,100.00."
@@ -250,11 +242,11 @@ async def test_an_indicator_alarm_fires_at_the_candle_close_where_it_holds(app: 
     services.clock.set(fired_at + HOUR)
     assert await at_candle_close(services, "1h") == 0  # once
 
-    (alarm,) = await rows(services, Alarm)
+    (alarm,) = await rows(services.db, Alarm)
     close = next(r for r in raw_rows("BTC_USDT-1h.csv.gz") if r[0] == fired_at - HOUR)[4]
     assert (alarm.status, alarm.fired_price) == ("fired", close)
     assert alarm.fired_value >= level
-    (notification,) = await rows(services, Notification)
+    (notification,) = await rows(services.db, Notification)
     reply = render_notification("alarm", notification.payload, "en")
     assert reply.title == f"🔔 BTC/USDT rsi(14) on 1h at or above {level:.2f}"
     assert "at the close of the 1h candle; BTC/USDT closed at" in reply.text
@@ -271,9 +263,9 @@ async def test_a_chart_failure_costs_only_the_picture(app: App, monkeypatch) -> 
     monkeypatch.setattr(services.charts, "candle_chart", broken)
     service = await alarm_service(services)
     assert await service.on_tick("BTC/USDT", 90_001.0, T0) == 1
-    (notification,) = await rows(services, Notification)
+    (notification,) = await rows(services.db, Notification)
     assert notification.key == f"alarm:{alarm_id}" and notification.image is None
-    assert len(await rows(services, OutboxMessage)) == 1
+    assert len(await rows(services.db, OutboxMessage)) == 1
 
 
 async def test_a_failed_transaction_puts_the_alarm_back(app: App, monkeypatch) -> None:
@@ -292,12 +284,12 @@ async def test_a_failed_transaction_puts_the_alarm_back(app: App, monkeypatch) -
 
     monkeypatch.setattr(outbox, "create_notifications", flaky)
     assert await service.on_tick("BTC/USDT", 90_001.0, T0) == 0
-    (alarm,) = await rows(services, Alarm)
+    (alarm,) = await rows(services.db, Alarm)
     assert alarm.status == "active"  # the conditional UPDATE was rolled back with it
     assert service.armed(alarm_id)
     assert await service.on_tick("BTC/USDT", 89_000.0, T0 + 1_000) == 0  # back below
     assert await service.on_tick("BTC/USDT", 90_002.0, T0 + 2_000) == 1
-    assert len(await rows(services, OutboxMessage)) == 1
+    assert len(await rows(services.db, OutboxMessage)) == 1
 
 
 async def test_live_ticks_are_recorded_in_the_background(app: App) -> None:
@@ -307,7 +299,7 @@ async def test_live_ticks_are_recorded_in_the_background(app: App) -> None:
     service.on_live_tick(SimpleNamespace(symbol="BTC/USDT", price=79_990.0, time_ms=T0))
     service.on_live_tick(SimpleNamespace(symbol="BTC/USDT", price=79_000.0, time_ms=T0 + 1))
     await service.drain()
-    assert len(await rows(services, OutboxMessage)) == 1
+    assert len(await rows(services.db, OutboxMessage)) == 1
 
 
 async def test_a_tick_alarm_finds_its_chart_rendered_ahead(app: App, monkeypatch) -> None:
@@ -325,7 +317,7 @@ async def test_a_tick_alarm_finds_its_chart_rendered_ahead(app: App, monkeypatch
 
     monkeypatch.setattr("handlers.charts.render_candles", no_render)
     assert await service.on_tick("BTC/USDT", 90_010.0, T0 + 1_000) == 1
-    (notification,) = await rows(services, Notification)
+    (notification,) = await rows(services.db, Notification)
     assert notification.image == ahead.png
 
 

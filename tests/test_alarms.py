@@ -6,12 +6,13 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from engine.market.replay import ReplayFeed
 from handlers.alarm_engine import alarm_service, at_candle_close
 from handlers.dispatch import dispatch
 from storage.models import Alarm
+from tests.db_helpers import count
 from tests.helpers import raw_rows
 
 BTC_NOW = next(r for r in raw_rows("BTC_USDT-5m.csv.gz") if r[0] == 1740786900000)[4]
@@ -20,11 +21,6 @@ BTC_NOW = next(r for r in raw_rows("BTC_USDT-5m.csv.gz") if r[0] == 174078690000
 async def alarm_rows(services) -> list[Alarm]:
     async with services.db.session() as session:
         return list((await session.execute(select(Alarm).order_by(Alarm.id))).scalars())
-
-
-async def count_alarms(services) -> int:
-    async with services.db.session() as session:
-        return (await session.execute(select(func.count()).select_from(Alarm))).scalar_one()
 
 
 @pytest.mark.parametrize(
@@ -108,7 +104,7 @@ async def test_bad_input_says_what_is_wrong_and_creates_nothing(
     assert reply.is_error
     assert message in reply.text
     assert "went wrong" not in reply.text
-    assert await count_alarms(services) == 0
+    assert await count(services.db, Alarm) == 0
 
 
 async def test_argument_errors_show_the_usage(make_context):
@@ -122,7 +118,7 @@ async def test_errors_are_in_the_users_language(make_context, services):
     assert reply.is_error
     assert "is not a number" not in reply.text  # the Indonesian catalogue's text
     assert "abc" in reply.text
-    assert await count_alarms(services) == 0
+    assert await count(services.db, Alarm) == 0
 
 
 async def test_a_level_already_passed_says_it_fires_on_the_next_update(make_context):
@@ -166,7 +162,7 @@ async def test_the_per_chat_limit_counts_active_alarms(make_context, services):
     refused = await dispatch(ctx, "/alarm BTC above 99k")
     assert refused.is_error
     assert "already has 2 active alarms" in refused.text
-    assert await count_alarms(services) == 2
+    assert await count(services.db, Alarm) == 2
     other = await dispatch(await make_context(user_id="2002"), "/alarm BTC above 99k")
     assert not other.is_error  # the limit is per chat
     first = (await alarm_rows(services))[0]

@@ -5,10 +5,8 @@ chats, one upload per image, crash recovery; on both databases."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select, text, update
@@ -28,7 +26,6 @@ from handlers.notify import with_late_chart
 from storage import outbox
 from storage.accounts import touch_chat
 from storage.models import Chat, Notification, OutboxMessage
-from tests.conftest import make_settings
 from tests.helpers import png_size
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 100
@@ -60,10 +57,8 @@ class ScriptedPlatform:
 
 
 @pytest.fixture
-async def services(tmp_path: Path, database_url: str, database) -> AsyncIterator[Services]:
-    application = await App.create(make_settings(tmp_path, database_url=database_url))
-    yield application.services
-    await application.close()
+def services(db_app: App) -> Services:
+    return db_app.services
 
 
 async def queue(services: Services, key: str, chats: list[str], text: str, image=None) -> None:

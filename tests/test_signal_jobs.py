@@ -7,19 +7,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from bot.app import App
 from engine.market.series import read_candle_file
 from engine.signals import follow
 from engine.strategies import run_strategy
-from handlers.context import Services
 from handlers.scan import SCAN_CANDLES, ScanState, scan, track_outcomes
-from handlers.session import PlatformChat, PlatformUser, open_context
 from settings import BUNDLED_DATA_DIR
-from storage import follows
 from storage.models import Notification, OutboxMessage, SignalRecord
 from tests.conftest import REPLAY_START, make_settings
+from tests.db_helpers import follow as chat_following
+from tests.db_helpers import rows
 from tests.helpers import png_size
 
 HOUR = 3_600_000
@@ -48,18 +46,6 @@ def last_signal_before(btc_1h, strategy: str, before_ms: int):
     return run_strategy(strategy, frame, symbol="BTC/USDT", timeframe="1h")[-1]
 
 
-async def chat_following(services: Services, chat: str, *args: str) -> int:
-    ctx = await open_context(services, PlatformUser("test", chat), PlatformChat(chat))
-    async with services.db.session() as session:
-        await follows.add_follow(session, ctx.chat.id, *args)
-    return ctx.chat.id
-
-
-async def rows(services: Services, model):
-    async with services.db.session() as session:
-        return list((await session.execute(select(model))).scalars())
-
-
 async def test_a_new_signal_is_stored_once_and_queued_for_followers(jobs_app, btc_1h):
     services = jobs_app.services
     target = last_signal_before(btc_1h, "rsi", START_MS)
@@ -75,8 +61,8 @@ async def test_a_new_signal_is_stored_once_and_queued_for_followers(jobs_app, bt
     live = [n for n in result.live if n.signal.strategy == "rsi" and n.signal.symbol == "BTC/USDT"]
     assert [n.signal for n in live] == [target]
     assert again.live == [] and again.queued == 0
-    queued = await rows(services, OutboxMessage)
-    notifications = {n.id: n for n in await rows(services, Notification)}
+    queued = await rows(services.db, OutboxMessage)
+    notifications = {n.id: n for n in await rows(services.db, Notification)}
     rsi_rows = [r for r in queued if notifications[r.notification_id].payload["id"] == live[0].id]
     assert [r.chat_id for r in rsi_rows] == [follower]
     assert other not in {r.chat_id for r in queued}
@@ -89,7 +75,7 @@ async def test_first_scan_records_history_without_delivering_it(jobs_app, btc_1h
     services = jobs_app.services
     await chat_following(services, "f1", "BTC/USDT", "*", "all")
     result = await scan(services, "1h", ScanState())
-    stored = await rows(services, SignalRecord)
+    stored = await rows(services.db, SignalRecord)
     history = [s for s in stored if s.source == "history"]
     assert result.history == len(history) > 0
     # The watchlist (BTC, ETH) is scanned with every strategy.
@@ -97,7 +83,7 @@ async def test_first_scan_records_history_without_delivering_it(jobs_app, btc_1h
     assert {s.symbol for s in stored} == {"BTC/USDT", "ETH/USDT"}
     first_history = START_MS - 201 * HOUR
     assert min(s.candle_open_ms for s in history) >= first_history
-    delivered = {n.payload["id"] for n in await rows(services, Notification)}
+    delivered = {n.payload["id"] for n in await rows(services.db, Notification)}
     assert delivered == {n.id for n in result.live}  # only the live ones, if any
 
 
@@ -110,7 +96,7 @@ async def test_outcomes_are_followed_on_later_candles(jobs_app, btc_1h):
     closed = await track_outcomes(services, "1h")
     (row,) = [
         r
-        for r in await rows(services, SignalRecord)
+        for r in await rows(services.db, SignalRecord)
         if r.strategy == "ut_bot" and r.candle_open_ms == target.candle_open_ms
     ]
     # The same judgement computed straight from the raw candles.
@@ -132,4 +118,4 @@ async def test_lagging_data_gives_no_live_signal(jobs_app):
     services.clock.set(START_MS + 400 * 24 * HOUR)  # long past the end of the bundled data
     result = await scan(services, "1h", ScanState())
     assert result.live == [] and result.queued == 0
-    assert await rows(services, OutboxMessage) == []
+    assert await rows(services.db, OutboxMessage) == []

@@ -10,13 +10,12 @@ import json
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.app import App
 from bot.webhooks import TRADINGVIEW_PATH, add_health_routes, add_tradingview_route
@@ -24,11 +23,9 @@ from handlers import tradingview, tradingview_intake
 from handlers.context import Services
 from handlers.group_commit import GroupCommit, WriterClosed
 from handlers.notify import late_chart
-from handlers.session import PlatformChat, PlatformUser, open_context
 from handlers.tradingview_store import Accepted, Checked
-from storage import follows
 from storage.models import Notification, OutboxMessage, SignalRecord
-from tests.conftest import make_settings
+from tests.db_helpers import count, follow
 
 SECRET = "s3cret-passphrase"
 ALERT = {
@@ -44,10 +41,8 @@ ALERT = {
 
 
 @pytest.fixture
-async def tv_services(tmp_path: Path, database_url: str, database) -> AsyncIterator[Services]:
-    application = await App.create(make_settings(tmp_path, database_url=database_url))
-    yield application.services
-    await application.close()
+def tv_services(db_app: App) -> Services:
+    return db_app.services
 
 
 @asynccontextmanager
@@ -70,18 +65,6 @@ async def serve(services: Services, **options) -> AsyncIterator[tuple]:
 async def web_app(tv_services) -> AsyncIterator[tuple]:
     async with serve(tv_services) as (client, _, _):
         yield tv_services, client
-
-
-async def follow(services, chat: str, *args: str) -> int:
-    ctx = await open_context(services, PlatformUser("test", chat), PlatformChat(chat))
-    async with services.db.session() as session:
-        await follows.add_follow(session, ctx.chat.id, *args)
-    return ctx.chat.id
-
-
-async def count(services, model) -> int:
-    async with services.db.session() as session:
-        return (await session.execute(select(func.count()).select_from(model))).scalar_one()
 
 
 async def post(client, body, **params):
@@ -122,8 +105,8 @@ async def test_concurrent_repeats_are_processed_once(web_app):
     results = await asyncio.gather(*(post(client, ALERT) for _ in range(20)))
     assert all(status == 200 for status, _ in results)
     assert sum(not answer["duplicate"] for _, answer in results) == 1
-    assert await count(services, SignalRecord) == 1
-    assert await count(services, OutboxMessage) == 1
+    assert await count(services.db, SignalRecord) == 1
+    assert await count(services.db, OutboxMessage) == 1
 
 
 @pytest.mark.parametrize(
@@ -149,8 +132,8 @@ async def test_bad_alerts_are_refused_and_change_nothing(web_app, body, params, 
     await follow(services, "a", "BTC/USDT", "*", "all")
     got, answer = await post(client, body, **params)
     assert got == status and answer["ok"] is False and answer["error"]
-    assert await count(services, SignalRecord) == 0
-    assert await count(services, OutboxMessage) == 0
+    assert await count(services.db, SignalRecord) == 0
+    assert await count(services.db, OutboxMessage) == 0
 
 
 async def test_text_bodies_and_the_token_in_the_url(web_app):
@@ -219,7 +202,7 @@ class Gate:
             raise RuntimeError("disk full")
         return await self.store(db, alerts)
 
-    async def plug(self, client, intake) -> asyncio.Task:
+    async def plug(self, client) -> asyncio.Task:
         """Close the gate and occupy the writer with one alert, so that the
         alerts posted next wait together for the next batch."""
         self.opened.clear()
@@ -246,8 +229,8 @@ async def test_200_concurrent_alerts_are_each_stored_once_in_few_transactions(tv
     assert not any(answer["duplicate"] for _, answer in results)
     assert len({answer["signal_id"] for _, answer in results}) == 200
     assert all(answer["recipients"] == 1 for _, answer in results)
-    assert await count(tv_services, SignalRecord) == 200
-    assert await count(tv_services, OutboxMessage) == 200
+    assert await count(tv_services.db, SignalRecord) == 200
+    assert await count(tv_services.db, OutboxMessage) == 200
     assert intake.writer.batches < 200 and intake.writer.largest_batch > 1
     assert await tv_services.db.outbox_bell.wait(1)  # the commits woke the delivery worker
 
@@ -256,7 +239,7 @@ async def test_a_batch_with_the_same_alert_twice_and_a_bad_one(tv_services, monk
     await follow(tv_services, "a", "BTC/USDT", "*", "all")
     gate = Gate(monkeypatch)
     async with serve(tv_services) as (client, intake, _):
-        plug = await gate.plug(client, intake)
+        plug = await gate.plug(client)
         batch = await gate.queue(
             client, intake, alert_n(1), alert_n(1), alert_n(2, strategy="other")
         )
@@ -271,15 +254,15 @@ async def test_a_batch_with_the_same_alert_twice_and_a_bad_one(tv_services, monk
     assert first == (200, {**first[1], "ok": True, "duplicate": False, "recipients": 1})
     assert again == (200, {"ok": True, "duplicate": True, "signal_id": None, "recipients": 0})
     assert other[0] == 200 and not other[1]["duplicate"]
-    assert await count(tv_services, SignalRecord) == 3  # the plug, alert 1, alert 2
-    assert await count(tv_services, OutboxMessage) == 3
+    assert await count(tv_services.db, SignalRecord) == 3  # the plug, alert 1, alert 2
+    assert await count(tv_services.db, OutboxMessage) == 3
 
 
 async def test_a_failed_batch_is_retried_one_by_one(tv_services, monkeypatch):
     await follow(tv_services, "a", "BTC/USDT", "*", "all")
     gate = Gate(monkeypatch)
     async with serve(tv_services) as (client, intake, _):
-        plug = await gate.plug(client, intake)
+        plug = await gate.plug(client)
         bodies = (alert_n(1), alert_n(2, strategy="poison"), alert_n(3), alert_n(1))
         tasks = await gate.queue(client, intake, *bodies)
         gate.opened.set()
@@ -291,14 +274,14 @@ async def test_a_failed_batch_is_retried_one_by_one(tv_services, monkeypatch):
     assert poisoned[0] == 500 and re.fullmatch(r"internal error [0-9a-f]{12}", poisoned[1]["error"])
     assert third[0] == 200 and not third[1]["duplicate"]
     assert again == (200, {"ok": True, "duplicate": True, "signal_id": None, "recipients": 0})
-    assert await count(tv_services, SignalRecord) == 3  # the plug, alerts 1 and 3
-    assert await count(tv_services, OutboxMessage) == 3
+    assert await count(tv_services.db, SignalRecord) == 3  # the plug, alerts 1 and 3
+    assert await count(tv_services.db, OutboxMessage) == 3
 
 
 async def test_stopping_the_server_answers_the_requests_in_flight(tv_services, monkeypatch):
     gate = Gate(monkeypatch)
     async with serve(tv_services) as (client, intake, server):
-        plug = await gate.plug(client, intake)
+        plug = await gate.plug(client)
         tasks = await gate.queue(client, intake, *(alert_n(n) for n in range(5)))
         stopping = asyncio.create_task(server.close())  # stops listening, waits for handlers
         await asyncio.sleep(0.1)
@@ -312,7 +295,7 @@ async def test_stopping_the_server_answers_the_requests_in_flight(tv_services, m
             intake.writer.submit(
                 await tradingview.check(tv_services, tradingview.to_alert(ALERT, 0))
             )
-    assert await count(tv_services, SignalRecord) == 6
+    assert await count(tv_services.db, SignalRecord) == 6
 
 
 async def test_an_unconfirmed_alert_is_answered_503_then_stored_once(tv_services, monkeypatch):
@@ -327,7 +310,7 @@ async def test_an_unconfirmed_alert_is_answered_503_then_stored_once(tv_services
         status, again = await post(client, ALERT)  # the next batch, after that commit
     assert (status, again["duplicate"]) == (200, True)
     assert gate.batches == [[ALERT["strategy"]]] * 2
-    assert await count(tv_services, SignalRecord) == 1
+    assert await count(tv_services.db, SignalRecord) == 1
 
 
 async def test_a_cancelled_wait_still_stores_the_alert_and_logs_it(tv_services, monkeypatch):
@@ -345,7 +328,7 @@ async def test_a_cancelled_wait_still_stores_the_alert_and_logs_it(tv_services, 
     gate.opened.set()
     await intake.close()  # drains: the alert is stored all the same
     assert waiting[0].cancelled()
-    assert await count(tv_services, SignalRecord) == 1
+    assert await count(tv_services.db, SignalRecord) == 1
     assert late.count("tradingview_late_commit") == 2  # each ended wait learns the outcome
 
 

@@ -6,21 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
-
 from bot.app import App
 from storage.models import Alarm
+from tests.db_helpers import count
 from tests.discord_payloads import MANAGE_CHANNELS, MEMBER_PERMISSIONS
 from tests.discord_server import DiscordServer
 
 CHANNEL = 501
 MANAGER = MEMBER_PERMISSIONS | MANAGE_CHANNELS
 SLOW_DOWN = "You are sending requests faster than I can answer them."
-
-
-async def alarms(app: App) -> int:
-    async with app.services.db.session() as session:
-        return (await session.execute(select(func.count()).select_from(Alarm))).scalar_one()
 
 
 async def test_past_the_rate_commands_and_presses_are_refused_privately(
@@ -41,7 +35,7 @@ async def test_past_the_rate_commands_and_presses_are_refused_privately(
         await server.command(ann, CHANNEL, "alarm", values, permissions=MANAGER)
     )
     assert refused.ephemeral and refused.text.startswith(SLOW_DOWN)
-    assert await alarms(app) == 1  # the refused command changed nothing
+    assert await count(app.services.db, Alarm) == 1  # the refused command changed nothing
     pressed = await server.answer(await server.press(ann, price, "🔄 Refresh"))
     assert pressed.ephemeral and pressed.text.startswith(SLOW_DOWN)  # every refusal is answered
     assert price.edits == 0

@@ -1,4 +1,4 @@
-"""Helpers of the end-to-end delivery tests (`test_delivery_e2e.py`): chats and
+"""Helpers of the delivery tests (`test_delivery.py`, `test_delivery_e2e.py`): chats and
 fan-outs queued as the app queues them, the outbox rows read back, and running
 delivery workers until the outbox is settled."""
 
@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.delivery import DeliveryWorker
 from storage import outbox
 from storage.accounts import touch_chat
 from storage.db import Database
-from storage.models import Chat, OutboxMessage
+from storage.models import Chat, Notification, OutboxMessage
 from tests.telegram_server import SentMessage, TelegramServer, png_bytes
 
 PNG = png_bytes(64, 48)
@@ -30,9 +30,15 @@ async def add_chats(db: Database, kinds: dict[int, str]) -> dict[int, int]:
 
 
 async def fan_out(
-    db: Database, key: str, text: str, chat_ids: Iterable[int], image: bytes | None = None
+    db: Database,
+    key: str,
+    text: str,
+    chat_ids: Iterable[int],
+    image: bytes | None = None,
+    file_ids: dict | None = None,
 ) -> None:
-    """One notification to `chat_ids`, queued as the app queues it."""
+    """One notification to `chat_ids`, queued as the app queues it, with the
+    platforms' ids of its image if given."""
     async with db.session() as session:
         notification = await outbox.create_notification(
             session,
@@ -43,6 +49,12 @@ async def fan_out(
             image_name="chart.png" if image else None,
         )
         assert notification is not None
+        if file_ids:
+            await session.execute(
+                update(Notification)
+                .where(Notification.id == notification)
+                .values(file_ids=file_ids)
+            )
         await outbox.enqueue(session, notification, list(chat_ids))
 
 
@@ -58,11 +70,6 @@ async def outbox_rows(db: Database) -> dict[int, list[OutboxMessage]]:
         for row, external in found.all():
             by_chat.setdefault(int(external), []).append(row)
         return by_chat
-
-
-async def unfinished(db: Database) -> int:
-    rows = await outbox_rows(db)
-    return sum(r.status in ("pending", "sending") for chat in rows.values() for r in chat)
 
 
 async def eventually(
@@ -91,7 +98,9 @@ async def deliver_all(workers: list[DeliveryWorker], db: Database, timeout: floa
 
 
 async def _settled(db: Database) -> bool:
-    return await unfinished(db) == 0
+    """No outbox row is pending or being sent."""
+    rows = await outbox_rows(db)
+    return not any(r.status in ("pending", "sending") for chat in rows.values() for r in chat)
 
 
 def the_one(server: TelegramServer, chat: int) -> SentMessage:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bot.delivery import (
     ChatUnavailable,
@@ -17,10 +17,9 @@ from bot.delivery import (
     TransientError,
 )
 from handlers.reply import Button, Reply
-from storage import outbox
-from storage.accounts import touch_chat
 from storage.models import Notification, OutboxMessage
 from tests.telegram.conftest import Harness
+from tests.telegram.delivery_helpers import add_chats, eventually, fan_out
 from tests.telegram_server import png_bytes
 
 PNG = png_bytes(64, 48)
@@ -103,32 +102,25 @@ async def queue(
     bot: Harness, chats: list[int], image: bytes | None = None, file_ids: dict | None = None
 ) -> None:
     """A notification to `chats`, with the platforms' ids of its image if given."""
-    async with bot.app.services.db.session() as session:
-        ids = [
-            (await touch_chat(session, "telegram", str(chat), kind="private")).id for chat in chats
-        ]
-        notification = await outbox.create_notification(
-            session,
-            f"test:{len(chats)}:{image is not None}",
-            "broadcast",
-            {"text": "Hi <all>"},
-            image,
-            "chart.png" if image else None,
-        )
-        assert notification is not None
-        if file_ids:
-            await session.execute(
-                update(Notification)
-                .where(Notification.id == notification)
-                .values(file_ids=file_ids)
-            )
-        await outbox.enqueue(session, notification, ids)
+    db = bot.app.services.db
+    ids = await add_chats(db, dict.fromkeys(chats, "private"))
+    key = f"test:{len(chats)}:{image is not None}"
+    await fan_out(db, key, "Hi <all>", ids.values(), image, file_ids)
 
 
 async def statuses(bot: Harness) -> list[str]:
     async with bot.app.services.db.session() as session:
         rows = await session.execute(select(OutboxMessage.status).order_by(OutboxMessage.id))
         return list(rows.scalars())
+
+
+async def all_sent(bot: Harness, count: int) -> None:
+    """Wait (up to 5 s) until the outbox holds `count` rows, all sent."""
+
+    async def done() -> bool:
+        return await statuses(bot) == ["sent"] * count
+
+    await eventually(done, 5, f"{count} sent rows")
 
 
 async def test_the_worker_delivers_through_telegram(bot: Harness) -> None:
@@ -139,10 +131,7 @@ async def test_the_worker_delivers_through_telegram(bot: Harness) -> None:
         assert message.plain == "Hi <all>" and message.photo_file_id
     assert len(bot.server.uploads) == 1  # uploaded once, then by file id
     await bot.server.wait_for(lambda: True)
-    for _ in range(50):
-        if await statuses(bot) == ["sent"] * 3:
-            break
-        await asyncio.sleep(0.1)
+    await all_sent(bot, 3)
     assert await statuses(bot) == ["sent"] * 3
 
 
@@ -169,10 +158,7 @@ async def test_a_refused_file_id_is_replaced_by_one_new_upload(bot: Harness) -> 
     [upload] = bot.server.uploads
     assert {bot.server.sent_to(p.id)[0].photo_file_id for p in people} == {upload.file_id}
     assert 1 <= bot.server.count("sendPhoto", 400) <= len(people)  # the refusals
-    for _ in range(50):
-        if await statuses(bot) == ["sent"] * len(people):
-            break
-        await asyncio.sleep(0.1)
+    await all_sent(bot, len(people))
     assert await statuses(bot) == ["sent"] * len(people)
     async with bot.app.services.db.session() as session:
         [file_ids] = (await session.execute(select(Notification.file_ids))).scalars()

@@ -9,11 +9,11 @@ from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
-from sqlalchemy import func, select
 
 from bot.telegram.wizard_storage import KEY_LENGTH, DatabaseStorage
 from storage.db import Database
 from storage.models import WizardState
+from tests.db_helpers import count, rows
 
 BOT_ID = 123456789
 ALICE = StorageKey(bot_id=BOT_ID, chat_id=1001, user_id=1001)
@@ -22,16 +22,6 @@ ALICE = StorageKey(bot_id=BOT_ID, chat_id=1001, user_id=1001)
 class Steps(StatesGroup):
     first = State()
     second = State()
-
-
-async def rows(db: Database) -> list[WizardState]:
-    async with db.session() as session:
-        return list((await session.execute(select(WizardState))).scalars())
-
-
-async def row_count(db: Database) -> int:
-    async with db.session() as session:
-        return int(await session.scalar(select(func.count()).select_from(WizardState)) or 0)
 
 
 async def test_state_set_get_and_clear(database: Database) -> None:
@@ -43,7 +33,7 @@ async def test_state_set_get_and_clear(database: Database) -> None:
     assert await storage.get_state(ALICE) == "Steps:second"
     await storage.set_state(ALICE, None)
     assert await storage.get_state(ALICE) is None
-    assert await row_count(database) == 0  # neither state nor data: no row
+    assert await count(database, WizardState) == 0  # neither state nor data: no row
 
 
 async def test_data_set_get_replace_and_update(database: Database) -> None:
@@ -78,11 +68,11 @@ async def test_state_and_data_are_kept_apart_in_one_row(database: Database) -> N
     assert await storage.get_data(ALICE) == {"step": 1}
     await storage.set_data(ALICE, {})  # the state stays
     assert await storage.get_state(ALICE) == "Steps:second"
-    [row] = await rows(database)
+    [row] = await rows(database, WizardState)
     assert row.key == f"fsm:{BOT_ID}:1001:1001:default"
     assert row.state == "Steps:second" and row.data == {}
     await storage.set_state(ALICE, None)
-    assert await row_count(database) == 0
+    assert await count(database, WizardState) == 0
 
 
 async def test_another_instance_sees_the_same_wizard(database: Database) -> None:
@@ -124,10 +114,10 @@ async def test_keys_do_not_mix(database: Database) -> None:
     for name, key in keys.items():
         assert await storage.get_state(key) == f"Steps:{name}"
         assert await storage.get_data(key) == {"who": name}
-    assert len({row.key for row in await rows(database)}) == len(keys)
+    assert len({row.key for row in await rows(database, WizardState)}) == len(keys)
     await storage.set_state(ALICE, None)
     await storage.set_data(ALICE, {})
-    assert await row_count(database) == len(keys) - 1
+    assert await count(database, WizardState) == len(keys) - 1
     assert await storage.get_data(keys["alice in a group"]) == {"who": "alice in a group"}
 
 
@@ -143,10 +133,10 @@ async def test_fsm_context_clear_removes_the_row(database: Database) -> None:
         "step": 1,
         "values": {"symbol": "BTC/USDT"},
     }
-    assert await row_count(database) == 1
+    assert await count(database, WizardState) == 1
     await state.clear()
     assert await state.get_state() is None and await state.get_data() == {}
-    assert await row_count(database) == 0
+    assert await count(database, WizardState) == 0
 
 
 async def test_a_key_too_long_for_the_column_is_hashed(database: Database) -> None:
