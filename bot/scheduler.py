@@ -75,8 +75,7 @@ def build_scheduler(services: Services) -> Scheduler:
     scheduler.add("catch_up", catch_up, "date")
 
     async def retention() -> None:
-        await jobs.purge_outbox(services)
-        await jobs.purge_chat_state(services)
+        await jobs.retention(services)
 
     scheduler.add("retention", retention, "interval", hours=6, max_instances=1, coalesce=True)
 

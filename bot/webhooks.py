@@ -1,11 +1,12 @@
 """Routes of the embedded web server besides Telegram's: the TradingView webhook
-and the health checks. The webhook answers once the alert is stored (its batch
-committed, see `handlers.tradingview_intake`); sending happens later, through
-the outbox."""
+and the health checks. The webhook answers once the alert is received (its batch
+committed, see `handlers.tradingview_intake`); its signal and outbox rows are
+written right after, and sending happens later, through the outbox."""
 
 from __future__ import annotations
 
 import hmac
+import json
 import uuid
 
 import structlog
@@ -23,6 +24,11 @@ TRADINGVIEW_PATH = "/webhook/tradingview"
 # TradingView gives up on a webhook after 3 s; an alert not confirmed by then is
 # answered 503 (never 200 before its commit).
 CONFIRM_TIMEOUT = 2.5
+# The two answers of an accepted alert, encoded once (a burst answers thousands).
+_ACCEPTED = {
+    True: json.dumps({"ok": True, "duplicate": False}).encode(),
+    False: json.dumps({"ok": True, "duplicate": True}).encode(),
+}
 
 
 def add_tradingview_route(
@@ -31,25 +37,31 @@ def add_tradingview_route(
     secret: str,
     *,
     timeout: float = CONFIRM_TIMEOUT,
-    max_batch: int = 500,
+    **intake_options: float,
 ) -> Intake:
     """`POST /webhook/tradingview`: 400 unreadable or incomplete, 401 wrong or
     missing secret (`passphrase` in the body or `?token=`), 422 unknown market,
-    all answered at once without the database; 200 accepted once the alert's
-    batch committed (also for a repeat, which changes nothing); 500 when storing
+    all answered at once without the database; 200 once the alert is received
+    (its batch committed: it will be processed, even after a crash), with
+    ``"duplicate": true`` for a repeat, which changes nothing; 500 when storing
     it failed (with an error id that is in the log); 503 when the commit was not
     confirmed within `timeout` seconds or the server is stopping (the alert may
     still be stored: repeating it is safe, a repeat is never stored twice).
 
-    Alerts are stored by the returned `Intake`'s single writer (group commit, up
-    to `max_batch` per transaction); it starts with the first alert and is
-    drained and stopped when `app` cleans up (after the requests being answered
-    have finished), so an accepted alert is never lost at shutdown."""
-    intake = Intake(services, timeout=timeout, max_batch=max_batch)
+    Alerts are received by the returned `Intake`'s single writer (group commit)
+    and processed by its processor (`intake_options`: the `Intake`'s), which
+    starts with `app` (processing first what an earlier run left) and is drained
+    and stopped when `app` cleans up (after the requests being answered have
+    finished), so an accepted alert is never lost at shutdown."""
+    intake = Intake(services, timeout=timeout, **intake_options)
+
+    async def start_intake(_: web.Application) -> None:
+        intake.start()
 
     async def close_intake(_: web.Application) -> None:
         await intake.close()
 
+    app.on_startup.append(start_intake)
     app.on_cleanup.append(close_intake)
 
     async def tradingview(request: web.Request) -> web.Response:
@@ -64,7 +76,7 @@ def add_tradingview_route(
         try:
             alert = to_alert(fields, services.clock.now_ms())
             checked = await check(services, alert)  # the market, no database
-            accepted = await intake.store(checked)  # once its batch committed
+            new = await intake.receive(checked)  # once its batch committed
         except AlertError as error:
             return _json(error.status, str(error))
         except Unconfirmed as error:
@@ -77,14 +89,7 @@ def add_tradingview_route(
             error_id = uuid.uuid4().hex[:12]
             log.exception("tradingview_alert_failed", error_id=error_id)
             return _json(500, f"internal error {error_id}")
-        return web.json_response(
-            {
-                "ok": True,
-                "duplicate": accepted.signal_id is None,
-                "signal_id": accepted.signal_id,
-                "recipients": accepted.recipients,
-            }
-        )
+        return web.Response(body=_ACCEPTED[new], content_type="application/json")
 
     app.router.add_post(TRADINGVIEW_PATH, tradingview)
     return intake

@@ -15,7 +15,7 @@ from handlers import alarm_engine
 from handlers.context import Services
 from handlers.live_market import LiveMarket
 from handlers.scan import ScanState, scan, track_outcomes
-from storage import chat_ui, outbox
+from storage import chat_ui, outbox, received_alerts
 from storage.models import utcnow
 
 log = structlog.get_logger(__name__)
@@ -67,6 +67,17 @@ async def purge_outbox(services: Services) -> tuple[int, int]:
     return rows, pictures
 
 
+async def purge_received_alerts(services: Services) -> int:
+    """Retention of the webhook alerts processed more than
+    `outbox_retention_days` ago (see `storage.received_alerts.purge`)."""
+    before = utcnow() - timedelta(days=services.config.outbox_retention_days)
+    async with services.db.session() as session:
+        purged = await received_alerts.purge(session, before)
+    if purged:
+        log.info("received_alerts_purged", rows=purged, before=before.isoformat())
+    return purged
+
+
 async def purge_chat_state(services: Services) -> int:
     """Retention of what the chat front ends keep (see `storage.chat_ui.purge`):
     expired button payloads, wizards left untouched for days."""
@@ -75,6 +86,16 @@ async def purge_chat_state(services: Services) -> int:
     if purged:
         log.info("chat_state_purged", rows=purged)
     return purged
+
+
+async def retention(services: Services) -> None:
+    """Every few hours: each retention purge, on its own (one failing must not
+    leave the other tables growing)."""
+    for purge in (purge_outbox, purge_received_alerts, purge_chat_state):
+        try:
+            await purge(services)
+        except Exception:
+            log.exception("job_failed", job=purge.__name__)
 
 
 async def on_start(services: Services) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -299,6 +300,35 @@ class WizardState(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class ReceivedAlert(Base):
+    """A webhook alert as received: checked against the market, not yet turned
+    into a signal and outbox rows. The webhook's answer waits for this row only;
+    `handlers.tradingview_intake` processes it soon after, in the transaction
+    that writes the signal and the outbox rows and sets `processed_at`. The
+    unique `key` (the alert's content) makes a repeated delivery a no-op."""
+
+    __tablename__ = "received_alerts"
+    __table_args__ = (
+        # Only the rows still to process: the processor's claim reads this index.
+        Index(
+            "ix_received_alerts_pending",
+            "id",
+            sqlite_where=text("processed_at IS NULL"),
+            postgresql_where=text("processed_at IS NULL"),
+        ),
+        Index("ix_received_alerts_processed_at", "processed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    alert: Mapped[dict] = mapped_column(JSON)  # `Checked.record()`
+    # Set by the database: a burst of alerts binds no timestamp per row.
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(String(500))  # why it was given up
+
+
 __all__ = [
     "Alarm",
     "Base",
@@ -309,6 +339,7 @@ __all__ = [
     "Follow",
     "Notification",
     "OutboxMessage",
+    "ReceivedAlert",
     "SignalRecord",
     "User",
     "WizardState",

@@ -1,7 +1,8 @@
 """TradingView webhooks through a real HTTP client against the real route, on
 both databases: authentication, validation, once-only processing, fan-out, and
-the group commit behind it (batches, repeats within a batch, a failed batch
-retried one by one, shutdown, the confirmation timeout)."""
+the group commit behind the answers (batches, repeats within a batch, a failed
+batch retried one by one, shutdown, the confirmation timeout). Processing after
+the answer (restarts, failures, timing) is in `test_tradingview_intake.py`."""
 
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ from handlers import tradingview, tradingview_intake
 from handlers.context import Services
 from handlers.group_commit import GroupCommit, WriterClosed
 from handlers.notify import late_chart
-from handlers.tradingview_store import Accepted, Checked
-from storage.models import Notification, OutboxMessage, SignalRecord
-from tests.db_helpers import count, follow
+from handlers.tradingview_store import Checked
+from storage.models import Notification, OutboxMessage, ReceivedAlert, SignalRecord
+from tests.db_helpers import count, follow, rows
 
 SECRET = "s3cret-passphrase"
 ALERT = {
@@ -47,7 +48,10 @@ def tv_services(db_app: App) -> Services:
 
 @asynccontextmanager
 async def serve(services: Services, **options) -> AsyncIterator[tuple]:
-    """The webhook and health routes on a real server: (client, intake, server)."""
+    """The webhook and health routes on a real server: (client, intake, server).
+    Processing starts 10 ms after the last alert (`quiet`), unless `options` say
+    otherwise."""
+    options.setdefault("quiet", 0.01)
     routes = web.Application()
     intake = add_tradingview_route(routes, services, SECRET, **options)
     add_health_routes(routes, services)
@@ -63,8 +67,13 @@ async def serve(services: Services, **options) -> AsyncIterator[tuple]:
 
 @pytest.fixture
 async def web_app(tv_services) -> AsyncIterator[tuple]:
-    async with serve(tv_services) as (client, _, _):
-        yield tv_services, client
+    async with serve(tv_services) as (client, intake, _):
+        yield tv_services, client, intake
+
+
+async def processed(intake: tradingview_intake.Intake, alerts: int) -> None:
+    """Wait until the intake's processor has processed `alerts` alerts in all."""
+    await until(lambda: intake.processed >= alerts)
 
 
 async def post(client, body, **params):
@@ -74,19 +83,20 @@ async def post(client, body, **params):
 
 
 async def test_an_alert_becomes_a_signal_for_its_followers_once(web_app):
-    services, client = web_app
+    services, client, intake = web_app
     all_tf = await follow(services, "a", "BTC/USDT", "*", "tradingview")
     same_tf = await follow(services, "b", "BTC/USDT", "1h", "all")
     await follow(services, "c", "BTC/USDT", "4h", "tradingview")  # another timeframe
     await follow(services, "d", "ETH/USDT", "*", "all")  # another market
     await follow(services, "e", "BTC/USDT", "*", "pulsewave")  # another strategy
-    status, answer = await post(client, ALERT)
-    assert (status, answer["duplicate"], answer["recipients"]) == (200, False, 2)
-    status, again = await post(client, ALERT)  # TradingView retrying the delivery
-    assert (status, again["duplicate"]) == (200, True)
+    assert await post(client, ALERT) == (200, {"ok": True, "duplicate": False})
+    # TradingView retrying the delivery (before or after the alert was processed)
+    assert await post(client, ALERT) == (200, {"ok": True, "duplicate": True})
+    await processed(intake, 1)
+    assert await post(client, ALERT) == (200, {"ok": True, "duplicate": True})
     async with services.db.session() as session:
         signal = (await session.execute(select(SignalRecord))).scalar_one()
-        rows = list((await session.execute(select(OutboxMessage))).scalars())
+        queued = list((await session.execute(select(OutboxMessage))).scalars())
         notification = (await session.execute(select(Notification))).scalar_one()
     # No chart yet (the answer does not wait for one): the delivery worker draws it.
     assert notification.image is None
@@ -96,15 +106,17 @@ async def test_an_alert_becomes_a_signal_for_its_followers_once(web_app):
     )  # fmt: skip
     assert signal.candle_open_ms == 1740776400000  # the 1h candle containing 21:15
     assert (signal.source, signal.status) == ("tradingview", "open")
-    assert sorted(r.chat_id for r in rows) == sorted([all_tf, same_tf])
+    assert sorted(r.chat_id for r in queued) == sorted([all_tf, same_tf])
 
 
 async def test_concurrent_repeats_are_processed_once(web_app):
-    services, client = web_app
+    services, client, intake = web_app
     await follow(services, "a", "BTC/USDT", "*", "all")
     results = await asyncio.gather(*(post(client, ALERT) for _ in range(20)))
     assert all(status == 200 for status, _ in results)
     assert sum(not answer["duplicate"] for _, answer in results) == 1
+    await processed(intake, 1)
+    assert await count(services.db, ReceivedAlert) == 1
     assert await count(services.db, SignalRecord) == 1
     assert await count(services.db, OutboxMessage) == 1
 
@@ -128,23 +140,26 @@ async def test_concurrent_repeats_are_processed_once(web_app):
     ],
 )
 async def test_bad_alerts_are_refused_and_change_nothing(web_app, body, params, status):
-    services, client = web_app
+    services, client, _ = web_app
     await follow(services, "a", "BTC/USDT", "*", "all")
     got, answer = await post(client, body, **params)
     assert got == status and answer["ok"] is False and answer["error"]
+    assert await count(services.db, ReceivedAlert) == 0
     assert await count(services.db, SignalRecord) == 0
     assert await count(services.db, OutboxMessage) == 0
 
 
 async def test_text_bodies_and_the_token_in_the_url(web_app):
-    services, client = web_app
-    await follow(services, "a", "ETH/USDT", "*", "tradingview")
+    services, client, intake = web_app
+    ethereum = await follow(services, "a", "ETH/USDT", "*", "tradingview")
     status, answer = await post(client, "sell ETHUSDT 4h 2300", token=SECRET)
-    assert status == 200 and answer["recipients"] == 1
+    assert status == 200 and not answer["duplicate"]
     status, answer = await post(
         client, f"symbol=BTCUSDT timeframe=1h action=buy price=84000 passphrase={SECRET}"
     )
     assert status == 200 and not answer["duplicate"]
+    await processed(intake, 2)
+    assert [row.chat_id for row in await rows(services.db, OutboxMessage)] == [ethereum]
     async with services.db.session() as session:
         stored = list((await session.execute(select(SignalRecord))).scalars())
     assert {(s.symbol, s.timeframe, s.status) for s in stored} == {
@@ -154,7 +169,7 @@ async def test_text_bodies_and_the_token_in_the_url(web_app):
 
 
 async def test_health(web_app):
-    _, client = web_app
+    _, client, _ = web_app
     async with client.get("/health/live") as response:
         assert response.status == 200
     async with client.get("/health/ready") as response:
@@ -184,18 +199,18 @@ async def until(condition: Callable[[], bool]) -> None:
 
 
 class Gate:
-    """Stands in for `store_alerts` behind the writer: records each batch's alert
+    """Stands in for `receive_alerts` behind the writer: records each batch's alert
     strategies, holds writes while closed, and fails any write holding an alert
     of strategy ``poison`` (a storage error for that alert only)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.store = tradingview_intake.store_alerts
+        self.store = tradingview_intake.receive_alerts
         self.opened = asyncio.Event()
         self.opened.set()
         self.batches: list[list[str]] = []
-        monkeypatch.setattr(tradingview_intake, "store_alerts", self)
+        monkeypatch.setattr(tradingview_intake, "receive_alerts", self)
 
-    async def __call__(self, db, alerts: Sequence[Checked]) -> list[Accepted]:
+    async def __call__(self, db, alerts: Sequence[Checked]) -> list[bool]:
         self.batches.append([a.alert_strategy for a in alerts])
         await self.opened.wait()
         if any(a.alert_strategy == "poison" for a in alerts):
@@ -225,10 +240,9 @@ async def test_200_concurrent_alerts_are_each_stored_once_in_few_transactions(tv
     await follow(tv_services, "a", "BTC/USDT", "*", "all")
     async with serve(tv_services) as (client, intake, _):
         results = await asyncio.gather(*(post(client, alert_n(n)) for n in range(200)))
-    assert [status for status, _ in results] == [200] * 200
-    assert not any(answer["duplicate"] for _, answer in results)
-    assert len({answer["signal_id"] for _, answer in results}) == 200
-    assert all(answer["recipients"] == 1 for _, answer in results)
+        assert [status for status, _ in results] == [200] * 200
+        assert not any(answer["duplicate"] for _, answer in results)
+        await processed(intake, 200)
     assert await count(tv_services.db, SignalRecord) == 200
     assert await count(tv_services.db, OutboxMessage) == 200
     assert intake.writer.batches < 200 and intake.writer.largest_batch > 1
@@ -251,9 +265,9 @@ async def test_a_batch_with_the_same_alert_twice_and_a_bad_one(tv_services, monk
         gate.opened.set()
         (first, again, other), _ = await asyncio.gather(asyncio.gather(*batch), plug)
     assert gate.batches[1:] == [[ALERT["strategy"], ALERT["strategy"], "other"]]  # one batch
-    assert first == (200, {**first[1], "ok": True, "duplicate": False, "recipients": 1})
-    assert again == (200, {"ok": True, "duplicate": True, "signal_id": None, "recipients": 0})
-    assert other[0] == 200 and not other[1]["duplicate"]
+    assert first == (200, {"ok": True, "duplicate": False})
+    assert again == (200, {"ok": True, "duplicate": True})
+    assert other == (200, {"ok": True, "duplicate": False})
     assert await count(tv_services.db, SignalRecord) == 3  # the plug, alert 1, alert 2
     assert await count(tv_services.db, OutboxMessage) == 3
 
@@ -273,7 +287,7 @@ async def test_a_failed_batch_is_retried_one_by_one(tv_services, monkeypatch):
     assert first[0] == 200 and not first[1]["duplicate"]
     assert poisoned[0] == 500 and re.fullmatch(r"internal error [0-9a-f]{12}", poisoned[1]["error"])
     assert third[0] == 200 and not third[1]["duplicate"]
-    assert again == (200, {"ok": True, "duplicate": True, "signal_id": None, "recipients": 0})
+    assert again == (200, {"ok": True, "duplicate": True})
     assert await count(tv_services.db, SignalRecord) == 3  # the plug, alerts 1 and 3
     assert await count(tv_services.db, OutboxMessage) == 3
 
@@ -320,7 +334,7 @@ async def test_a_cancelled_wait_still_stores_the_alert_and_logs_it(tv_services, 
     late: list[str] = []
     monkeypatch.setattr(tradingview_intake.log, "info", lambda event, **_: late.append(event))
     checked = await tradingview.check(tv_services, tradingview.to_alert(ALERT, 0))
-    waiting = [asyncio.create_task(intake.store(checked)) for _ in range(2)]
+    waiting = [asyncio.create_task(intake.receive(checked)) for _ in range(2)]
     await until(lambda: len(gate.batches) == 1)
     waiting[0].cancel()  # the request went away
     with pytest.raises(tradingview_intake.Unconfirmed):

@@ -15,6 +15,13 @@ _VALID = re.compile(r"^[A-Z0-9]{1,15}(/[A-Z0-9]{1,15})?$")
 MAX_SYMBOL_LENGTH = 32
 
 
+def _by_length(*extra: str) -> tuple[str, ...]:
+    return tuple(sorted({*(q.upper() for q in extra), *KNOWN_QUOTES}, key=len, reverse=True))
+
+
+_BY_LENGTH = _by_length()  # (sorted once: symbols are normalised on every alert)
+
+
 def normalize_symbol(text: str, default_quote: str = "USDT") -> str | None:
     """Turn `btc`, `BTCUSDT`, `btc-usdt`, `BTC/USDT` into `BTC/USDT`; None if malformed.
 
@@ -29,7 +36,8 @@ def normalize_symbol(text: str, default_quote: str = "USDT") -> str | None:
         return None
     if "/" in raw:
         return raw
-    for quote in sorted({default_quote.upper(), *KNOWN_QUOTES}, key=len, reverse=True):
+    quotes = _BY_LENGTH if default_quote.upper() in KNOWN_QUOTES else _by_length(default_quote)
+    for quote in quotes:
         if raw.endswith(quote) and len(raw) > len(quote):
             return f"{raw[: -len(quote)]}/{quote}"
     return f"{raw}/{default_quote.upper()}"

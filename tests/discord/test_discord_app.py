@@ -1,5 +1,6 @@
 """`App.run` with only a Discord token: the Discord front end, the delivery worker
-and the embedded web server (health checks, the TradingView webhook) together."""
+and the embedded web server (health checks, the TradingView webhook) together:
+an alert posted to the webhook reaches a following channel."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import asyncio
 import aiohttp
 
 from bot.app import App
+from storage.accounts import touch_chat
+from storage.follows import add_follow
 from tests.conftest import make_settings
 
 SECRET = "tv-secret"
+CHANNEL = 601
 
 
 async def test_discord_alone_serves_with_health_and_tradingview(tmp_path, discord_server):
@@ -23,6 +27,10 @@ async def test_discord_alone_serves_with_health_and_tradingview(tmp_path, discor
             tradingview_webhook_secret=SECRET,
         )
     )
+    discord_server.channel(CHANNEL, 600)
+    async with app.services.db.session() as session:
+        chat = await touch_chat(session, "discord", str(CHANNEL), kind="guild")
+        await add_follow(session, chat.id, "BTC/USDT", "*", "tradingview")
     stop = asyncio.Event()
     task = asyncio.create_task(app.run(stop=stop))
     try:
@@ -41,7 +49,16 @@ async def test_discord_alone_serves_with_health_and_tradingview(tmp_path, discor
             async with client.post(
                 f"{base}/webhook/tradingview", json=body, params={"token": SECRET}
             ) as response:
-                assert response.status == 200
+                assert (response.status, await response.json()) == (
+                    200,
+                    {"ok": True, "duplicate": False},
+                )
+        for _ in range(300):  # processed, queued, drawn and sent
+            if discord_server.sent_to(CHANNEL):
+                break
+            await asyncio.sleep(0.05)
+        [message] = discord_server.sent_to(CHANNEL)
+        assert "BTC/USDT" in message.embed["title"] and message.attachments
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
