@@ -9,12 +9,12 @@
 2. **Processing**, after the answers: one processor task turns the received
    alerts into signals and outbox rows (`process_received`, a transaction per
    `process_batch`). It waits until a burst of requests has passed (no alert
-   arrived or was committed for `quiet` seconds), but never more than `max_delay`
-   after being woken: answering
-   within TradingView's 3 s is what keeps an alert from being dropped, while the
-   fan-out it feeds runs at Telegram's 30 messages/s anyway. It also runs at
-   start (alerts received before a crash or restart) and every `sweep` seconds
-   (alerts another process received and did not live to process).
+   arrived or was committed for `quiet` seconds), but never more than
+   `max_delay` after being woken: answering within TradingView's 3 s is what
+   keeps an alert from being dropped, while the fan-out it feeds runs at
+   Telegram's 30 messages/s anyway. It also runs at start (alerts received
+   before a crash or restart) and every `sweep` seconds (alerts another process
+   received and did not live to process).
 """
 
 from __future__ import annotations
@@ -86,9 +86,11 @@ class Intake:
         self._processor: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Start the processor (once): it first processes what was received and
-        not processed before (a crash, a restart), then waits for new alerts."""
-        if self._processor is None and not self._stopping.is_set():
+        """Start the processor (unless running): it first processes what was
+        received and not processed before (a crash, a restart), then waits for
+        new alerts."""
+        running = self._processor is not None and not self._processor.done()
+        if not running and not self._stopping.is_set():
             self._work.set()
             self._processor = asyncio.create_task(
                 self._process_forever(), name="tradingview_processor", context=contextvars.Context()
@@ -118,7 +120,7 @@ class Intake:
         log.info("tradingview_alerts_received", alerts=len(alerts), new=sum(new))
         if any(new):
             self._work.set()
-            self.start()  # (normally started with the web server already)
+            self.start()  # (normally running since the web server started)
         return new
 
     def _expire(self) -> None:
