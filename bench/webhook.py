@@ -120,11 +120,10 @@ def client_process(commands: Any, results: Any, barrier: Any) -> None:
             results.put(repr(error))
 
 
-async def poll(condition: Callable[[], bool]) -> None:
+async def poll(condition: Callable[[], bool], what: str) -> None:
     """Wait (up to 2 minutes) until `condition()` holds (the server's connections
-    have no event to wait on)."""
-    what = "bench: the server never reached the expected connections"
-    await wait_until(condition, 120, what, interval=0.01)
+    have no event to wait on); `what` names it if it never does."""
+    await wait_until(condition, 120, f"bench: never {what}", interval=0.01)
 
 
 def _stamped(function: Callable[..., Any], *args: Any) -> tuple[Any, float, float]:
@@ -159,7 +158,7 @@ class Clients:
         count = len(self.processes)
         for i, queue in enumerate(self.commands):
             queue.put((port, requests[i::count]))
-        await poll(lambda: connected() >= len(requests))
+        await poll(lambda: connected() >= len(requests), "reached the expected connections")
         # Waiting in threads, this event loop keeps serving; the clocks are read
         # there too, at once, not when the busy event loop gets to it.
         _, cpu, wall = await asyncio.to_thread(_stamped, self.barrier.wait, 120)
@@ -301,7 +300,8 @@ async def measure(
     bodies = [alert(i) for i in range(n)]
 
     async def load(path: str) -> Load:
-        await poll(lambda: not (runner.server and runner.server.connections))  # last round's
+        closed = "closed the last round's connections"
+        await poll(lambda: not (runner.server and runner.server.connections), closed)
         server_times.clear()
         answers, cpu, wall = await clients.round(
             port,
@@ -321,7 +321,7 @@ async def measure(
         new = await load(TRADINGVIEW_PATH)
         batches, largest = intake.writer.batches, intake.writer.largest_batch
         answered, cpu = time.perf_counter(), time.process_time()
-        await poll(lambda: intake.processed >= n)  # signals and outbox rows written
+        await poll(lambda: intake.processed >= n, "processed every alert")  # signals, outbox rows
         processing = (time.perf_counter() - answered, time.process_time() - cpu)
         repeated = await load(TRADINGVIEW_PATH)
         async with services.db.session() as s:

@@ -191,8 +191,8 @@ class DeliveryWorker:
                 break
         return self.stats
 
-    async def _deliver(self, row: Claimed) -> bool:
-        """Send one row and record the result; False if it was not sent."""
+    async def _deliver(self, row: Claimed) -> None:
+        """Send one row and record the result (sent, retry, failed or dropped)."""
         sender = self.senders[row.platform]
         language = row.chat_language or self.services.config.default_language
         try:
@@ -200,7 +200,7 @@ class DeliveryWorker:
         except Exception as error:  # a payload we cannot render will never render
             log.exception("notification_render_failed", outbox_id=row.id, kind=row.kind)
             await self._record_failed(row, f"render: {error!r}")
-            return False
+            return
         wanted = None if row.has_image else late_chart(row.payload)
         if wanted is not None:
             row = await self._late_chart(row, wanted)
@@ -216,25 +216,25 @@ class DeliveryWorker:
             self.stats.retried += 1
             self.stats.by_error["429"] += 1
             await self._record_retry(row, error.seconds, str(error), refund=True)
-            return False
+            return
         except ChatUnavailable as error:
             self.stats.dropped += 1
             async with self.services.db.session() as session:
                 await outbox.deactivate_chat(session, row.chat_id, str(error))
             log.info("chat_deactivated", chat=row.chat_id, reason=str(error))
-            return False  # the chat's other rows were dropped with it
+            return  # the chat's other rows were dropped with it
         except PermanentError as error:
             await self._record_failed(row, str(error))
-            return False
+            return
         except Exception as error:  # TransientError, or anything unexpected
             self.stats.by_error[type(error).__name__] += 1
             if row.attempts >= self.max_attempts:
                 await self._record_failed(row, f"{type(error).__name__}: {error}")
-                return False
+                return
             delay = self.backoff_seconds * 2 ** (row.attempts - 1)
             self.stats.retried += 1
             await self._record_retry(row, delay, f"{type(error).__name__}: {error}")
-            return False
+            return
         async with self.services.db.session() as session:
             recorded = await outbox.mark_sent(session, row.id, self.worker_id, sent.message_id)
             if sent.file_id:
@@ -246,7 +246,6 @@ class DeliveryWorker:
         if not recorded:  # our lease ran out and another worker took the row
             log.warning("delivery_lease_lost", outbox_id=row.id, worker=self.worker_id)
         self.stats.sent += 1
-        return True
 
     @staticmethod
     def _reuses(sender: Sender) -> bool:

@@ -171,10 +171,10 @@ class ChangeWatch:
             fired.sort(key=lambda f: (f[0].window_ms, f[0].pct, f[0].id))
         return fired
 
-    def windows(self, symbol: str) -> list[int]:
-        """The window lengths (ms) watched for `symbol`."""
+    def longest_window(self, symbol: str) -> int:
+        """The longest window (ms) watched for `symbol`; 0 when none is."""
         watch = self._symbols.get(symbol)
-        return sorted(watch.windows) if watch is not None else []
+        return max(watch.windows, default=0) if watch is not None else 0
 
     def seed(self, symbol: str, points: list[tuple[int, float]]) -> int:
         """Put past prices (`(ts_ms, price)`, oldest first) into the histories of

@@ -109,7 +109,7 @@ class AlarmService:
     async def _seed_change_windows(self, symbol: str) -> None:
         """After a (re)start, give `symbol`'s change windows the prices of its
         recent closed candles, so a move that began before the start counts."""
-        longest = max(self.watch.windows(symbol), default=0)
+        longest = self.watch.longest_window(symbol)
         try:
             points = await recent_price_path(self.services.market, symbol, longest)
         except MarketError as error:

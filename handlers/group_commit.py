@@ -67,7 +67,7 @@ class GroupCommit[T, R]:
         transaction committed, or the exception that refused it. `WriterClosed`
         (raised here) after `close()`. If the wait may be cancelled, await it
         through `asyncio.shield` or relay it to a future of your own (as
-        `Intake.store` does): cancelling this future does not withdraw the item,
+        `Intake.receive` does): cancelling this future does not withdraw the item,
         which may be in a transaction already, but hides its outcome."""
         if self._closed:
             raise WriterClosed(f"{self.name} is closed")

@@ -6,7 +6,7 @@ replay exactly as on a live market.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -55,11 +55,16 @@ async def signals_at_close(services: Services, timeframe: str) -> None:
         )
 
 
+def _retention_cutoff(services: Services) -> datetime:
+    """What finished `outbox_retention_days` ago or earlier is purged."""
+    return utcnow() - timedelta(days=services.config.outbox_retention_days)
+
+
 async def purge_outbox(services: Services) -> tuple[int, int]:
     """Retention (every few hours): the records of messages finished more than
     `outbox_retention_days` ago, and their pictures (see `storage.outbox.purge`).
     Wall-clock days: the records are stamped with the wall clock."""
-    before = utcnow() - timedelta(days=services.config.outbox_retention_days)
+    before = _retention_cutoff(services)
     async with services.db.session() as session:
         rows, pictures = await outbox.purge(session, before)
     if rows or pictures:
@@ -70,7 +75,7 @@ async def purge_outbox(services: Services) -> tuple[int, int]:
 async def purge_received_alerts(services: Services) -> int:
     """Retention of the webhook alerts processed more than
     `outbox_retention_days` ago (see `storage.received_alerts.purge`)."""
-    before = utcnow() - timedelta(days=services.config.outbox_retention_days)
+    before = _retention_cutoff(services)
     async with services.db.session() as session:
         purged = await received_alerts.purge(session, before)
     if purged:

@@ -220,4 +220,4 @@ async def check(services: Services, alert: Alert) -> Checked:
         "",
         {"source": "tradingview", "alert_strategy": alert.strategy},
     )
-    return Checked(alert.key(), signal, alert.strategy)
+    return Checked(alert.key(), signal)

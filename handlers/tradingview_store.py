@@ -57,22 +57,20 @@ class Checked:
 
     key: str  # the alert's content, `Alert.key()`: received, and notified, once
     signal: Signal  # stored with strategy ``tradingview`` or ``tv:<name>``
-    alert_strategy: str  # followers of ``tradingview`` or of this name receive it
+
+    @property
+    def alert_strategy(self) -> str:
+        """The alert's own strategy name: followers of ``tradingview`` or of
+        this name receive it (kept in the signal's factors by `check`)."""
+        return str(self.signal.factors["alert_strategy"])
 
     def record(self) -> dict:
         """What `storage.received_alerts` keeps of it (JSON), read by `of_record`."""
-        signal = {name: getattr(self.signal, name) for name in _SIGNAL_FIELDS}
-        return {"signal": signal, "alert_strategy": self.alert_strategy}
+        return {name: getattr(self.signal, name) for name in _SIGNAL_FIELDS}
 
     @classmethod
     def of_record(cls, key: str, record: dict) -> Checked:
-        return cls(key, Signal(**record["signal"]), record["alert_strategy"])
-
-
-@dataclass(frozen=True, slots=True)
-class Accepted:
-    signal_id: int | None  # None when this alert was already processed
-    recipients: int
+        return cls(key, Signal(**record))
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,12 +137,7 @@ async def _process(
     `taken` receives the alerts taken (known to the caller if it fails)."""
     async with db.session() as session:
         taken.extend(await received_alerts.take(session, limit, ids))
-        accepted = await _store(session, [Checked.of_record(t.key, t.alert) for t in taken])
-    return Processed(
-        alerts=len(accepted),
-        signals=sum(a.signal_id is not None for a in accepted),
-        recipients=sum(a.recipients for a in accepted),
-    )
+        return await _store(session, [Checked.of_record(t.key, t.alert) for t in taken])
 
 
 async def _failed(db: Database, alert_id: int, error: Exception) -> Processed:
@@ -158,47 +151,38 @@ async def _failed(db: Database, alert_id: int, error: Exception) -> Processed:
     return Processed(0, 0, 0, failed=1, given_up=int(given_up))
 
 
-async def _store(session: AsyncSession, alerts: Sequence[Checked]) -> list[Accepted]:
-    first: dict[str, int] = {}  # key -> index of its first alert in the batch
-    for index, alert in enumerate(alerts):
-        first.setdefault(alert.key, index)
+async def _store(session: AsyncSession, alerts: Sequence[Checked]) -> Processed:
+    """Signals, notifications and outbox rows of `alerts` (distinct keys: the
+    received alerts' table is keyed by them), in this transaction."""
     owners: dict[tuple, int] = {}  # signal's unique key -> the first alert with it
-    for i in first.values():
-        owners.setdefault(signal_store.unique_key(alerts[i].signal), i)
-
+    for i, alert in enumerate(alerts):
+        owners.setdefault(signal_store.unique_key(alert.signal), i)
     new = await signal_store.record_signals(
         session, [alerts[i].signal for i in owners.values()], "tradingview"
     )
     signal_ids = {owners[signal_store.unique_key(n.signal)]: n.id for n in new}
     notification_ids = await outbox.create_notifications(
-        session, [_notification(key, alerts[i], signal_ids.get(i)) for key, i in first.items()]
+        session, [_notification(a, signal_ids.get(i)) for i, a in enumerate(alerts)]
     )
 
     audiences: dict[tuple[str, str, str], list[int]] = {}
     deliveries: list[tuple[int, int]] = []
-    for key, i in first.items():  # batch order: each chat receives them in that order
-        if key not in notification_ids:
-            continue  # a repeat: processed once, earlier
-        alert = alerts[i]
+    for alert in alerts:  # arrival order: each chat receives them in that order
+        if alert.key not in notification_ids:
+            continue  # sent once already (received again after its row was purged)
         market = (alert.signal.symbol, alert.signal.timeframe, alert.alert_strategy)
         if market not in audiences:
             audiences[market] = await follow_store.followers(
                 session, market[0], market[1], ("tradingview", alert.alert_strategy)
             )
-        deliveries.extend((notification_ids[key], chat) for chat in audiences[market])
+        deliveries.extend((notification_ids[alert.key], chat) for chat in audiences[market])
     recipients = await outbox.enqueue_many(session, deliveries)
-
-    return [
-        Accepted(signal_ids.get(i), recipients[notification_ids[alert.key]])
-        if first[alert.key] == i and alert.key in notification_ids
-        else Accepted(None, 0)
-        for i, alert in enumerate(alerts)
-    ]
+    return Processed(len(alerts), len(new), sum(recipients.values()))
 
 
-def _notification(key: str, alert: Checked, signal_id: int | None) -> NewNotification:
+def _notification(alert: Checked, signal_id: int | None) -> NewNotification:
     status = signal_store.initial_status(alert.signal)
     view = SignalView.of_signal(signal_id or 0, alert.signal, status, "tradingview")
     # The chart is drawn by the delivery worker: the webhook answers first.
     payload = with_late_chart(view.payload(), alert.signal.symbol, alert.signal.timeframe)
-    return NewNotification(key, "signal", payload)
+    return NewNotification(alert.key, "signal", payload)

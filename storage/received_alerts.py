@@ -32,7 +32,6 @@ class Taken:
     id: int
     key: str
     alert: dict
-    attempts: int  # failed processing attempts so far
 
 
 async def receive(session: AsyncSession, alerts: Sequence[tuple[str, dict]]) -> set[str]:
@@ -75,7 +74,7 @@ async def take(session: AsyncSession, limit: int, ids: Sequence[int] | None = No
         update(ReceivedAlert)
         .where(ReceivedAlert.id.in_(due.scalar_subquery()))
         .values(processed_at=utcnow())
-        .returning(ReceivedAlert.id, ReceivedAlert.key, ReceivedAlert.alert, ReceivedAlert.attempts)
+        .returning(ReceivedAlert.id, ReceivedAlert.key, ReceivedAlert.alert)
     )
     return sorted((Taken(**row._mapping) for row in taken), key=lambda c: c.id)
 

@@ -109,11 +109,26 @@ async def app(tmp_path: Path) -> AsyncIterator[App]:
 
 
 @pytest.fixture
-async def db_app(database: Database, database_url: str, tmp_path: Path) -> AsyncIterator[App]:
+def app_settings() -> dict[str, object]:
+    """Settings `db_app` is made with beyond the defaults (a module overrides this)."""
+    return {}
+
+
+@pytest.fixture
+async def db_app(
+    database: Database, database_url: str, tmp_path: Path, app_settings: dict[str, object]
+) -> AsyncIterator[App]:
     """The real composition on this test's database, both engines (emptied by `database`)."""
-    application = await App.create(make_settings(tmp_path, database_url=database_url))
+    application = await App.create(
+        make_settings(tmp_path, database_url=database_url, **app_settings)
+    )
     yield application
     await application.close()
+
+
+@pytest.fixture
+def db_services(db_app: App) -> Services:
+    return db_app.services
 
 
 @pytest.fixture

@@ -1,10 +1,14 @@
-"""Test helpers that read the bundled data independently of the code under test."""
+"""Test helpers: reading the bundled data independently of the code under test, and
+waiting for a condition."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import gzip
+import inspect
 import struct
+from collections.abc import Awaitable, Callable
 from functools import cache
 from pathlib import Path
 
@@ -25,3 +29,24 @@ def png_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     assert data[12:16] == b"IHDR"
     return struct.unpack(">II", data[16:24])
+
+
+async def eventually(
+    check: Callable[[], bool | Awaitable[bool]],
+    timeout: float,  # noqa: ASYNC109
+    what: str,
+    interval: float = 0.02,
+) -> None:
+    """Wait until `check()` (a plain or an async function) is true, looking every
+    `interval` seconds; TimeoutError naming `what` after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if loop.time() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)

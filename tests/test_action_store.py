@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from bot.action_store import ActionStore
@@ -37,11 +39,25 @@ async def test_another_process_answers_a_press_kept_by_the_first(database: Datab
     assert await later_t.get("AAAAAAAAAAA") is None
 
 
-async def test_writes_happen_in_the_background_in_one_batch(database: Database) -> None:
+async def test_writes_happen_in_the_background_in_one_batch(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches: list[set[str]] = []  # the keys of each `save_payloads` call
+    save_payloads = chat_ui.save_payloads
+
+    async def spy(session: Any, namespace: str, payloads: Any, expires_at: datetime) -> None:
+        batches.append(set(payloads))
+        await save_payloads(session, namespace, payloads, expires_at)
+
+    monkeypatch.setattr(chat_ui, "save_payloads", spy)
     store = telegram_store(database)
     keys = [store.put(TelegramPress(m=Mode.NEW, a=f"help {n} " + "z" * 70)) for n in range(30)]
+    assert len(set(keys)) == 30
     assert store._saving is not None  # scheduled by `put`, not awaited by it
+    assert batches == []  # nothing written yet
     await store.close()
+    assert [len(batch) for batch in batches] == [30]  # all the puts, in one write
+    assert batches == [set(keys)]
     other = telegram_store(database)
     assert all([await other.get(key) is not None for key in keys])
 

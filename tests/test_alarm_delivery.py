@@ -362,6 +362,6 @@ async def test_active_alarm_ids_and_rows_by_id_match_active_alarms(
         assert await alarm_store.active_alarm_ids(session) == set(active)
         monkeypatch.setattr(alarm_store, "ID_CHUNK", 2)  # three queries for these five ids
         asked = {ids[4], ids[1], elsewhere.id, ids[0], 10**6}
-        rows = await alarm_store.active_alarms(session, ids=asked)
-        assert [row.id for row in rows] == [ids[0], ids[4]]
+        found = await alarm_store.active_alarms(session, ids=asked)
+        assert [row.id for row in found] == [ids[0], ids[4]]
         assert await alarm_store.active_alarms(session, ids=set()) == []

@@ -6,21 +6,15 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from sqlalchemy import select
 
 from engine.market.replay import ReplayFeed
 from handlers.alarm_engine import alarm_service, at_candle_close
 from handlers.dispatch import dispatch
 from storage.models import Alarm
-from tests.db_helpers import count
+from tests.db_helpers import count, rows
 from tests.helpers import raw_rows
 
 BTC_NOW = next(r for r in raw_rows("BTC_USDT-5m.csv.gz") if r[0] == 1740786900000)[4]
-
-
-async def alarm_rows(services) -> list[Alarm]:
-    async with services.db.session() as session:
-        return list((await session.execute(select(Alarm).order_by(Alarm.id))).scalars())
 
 
 @pytest.mark.parametrize(
@@ -52,7 +46,7 @@ async def test_every_form_parses_and_is_stored(make_context, services, line, exp
     ctx = await make_context()
     reply = await dispatch(ctx, line)
     assert not reply.is_error, reply.text
-    (row,) = await alarm_rows(services)
+    (row,) = await rows(services.db, Alarm)
     stored = (row.symbol, row.kind, row.level, row.timeframe, row.indicator, row.direction)
     assert stored == expected
     assert (row.status, row.chat_id, row.created_by) == ("active", ctx.chat.id, ctx.user.id)
@@ -150,7 +144,7 @@ async def test_stale_data_is_said_and_the_alarm_waits(make_context, services, mo
     assert "stale right now: the alarm waits for fresh data" in reply.text
     service = await alarm_service(services)
     assert await service.poll() == 0  # stale prices fire nothing
-    (row,) = await alarm_rows(services)
+    (row,) = await rows(services.db, Alarm)
     assert row.status == "active"
 
 
@@ -165,7 +159,7 @@ async def test_the_per_chat_limit_counts_active_alarms(make_context, services):
     assert await count(services.db, Alarm) == 2
     other = await dispatch(await make_context(user_id="2002"), "/alarm BTC above 99k")
     assert not other.is_error  # the limit is per chat
-    first = (await alarm_rows(services))[0]
+    first = (await rows(services.db, Alarm))[0]
     await dispatch(ctx, f"/delalarm {first.id}")
     assert not (await dispatch(ctx, "/alarm BTC above 99k")).is_error
 
@@ -175,12 +169,12 @@ async def test_in_a_group_only_admins_change_alarms(make_context, services):
     member = await make_context(user_id="2", chat_id="g1", kind="group")
     created = await dispatch(admin, "/alarm BTC above 90k")
     assert not created.is_error
-    (row,) = await alarm_rows(services)
+    (row,) = await rows(services.db, Alarm)
     for line in ("/alarm BTC below 80k", f"/delalarm {row.id}", "/delalarm all confirm"):
         refused = await dispatch(member, line)
         assert refused.is_error
         assert "Only the chat's admins can change this chat's alarms." in refused.text
-    (still,) = await alarm_rows(services)
+    (still,) = await rows(services.db, Alarm)
     assert still.status == "active"
     listing = await dispatch(member, "/alarms")  # members may look
     assert f"#{row.id} · BTC/USDT at or above 90,000.00 · ⏳ active" in listing.text
@@ -192,7 +186,7 @@ async def test_another_chats_alarm_is_not_found(make_context, services):
     mine = await make_context(user_id="1")
     theirs = await make_context(user_id="2")
     await dispatch(mine, "/alarm BTC above 90k")
-    (row,) = await alarm_rows(services)
+    (row,) = await rows(services.db, Alarm)
     for line in (f"/delalarm {row.id}", f"/delalarm #{row.id}"):
         reply = await dispatch(theirs, line)
         assert reply.is_error
@@ -200,7 +194,7 @@ async def test_another_chats_alarm_is_not_found(make_context, services):
     missing = await dispatch(mine, "/delalarm 999999")
     assert "This chat has no alarm #999999" in missing.text
     assert "no alarms yet" in (await dispatch(theirs, "/alarms")).text
-    (row,) = await alarm_rows(services)
+    (row,) = await rows(services.db, Alarm)
     assert row.status == "active"
     assert (await alarm_service(services)).armed(row.id)
 
@@ -215,7 +209,7 @@ async def test_alarms_lists_ids_states_and_delete_buttons(make_context, services
     ctx = await make_context()
     await dispatch(ctx, "/alarm BTC above 90k")
     await dispatch(ctx, "/alarm ETH change 3% 4h")
-    a, b = await alarm_rows(services)
+    a, b = await rows(services.db, Alarm)
     reply = await dispatch(ctx, "/alarms")
     assert reply.title == "Alarms · 2 active of 10"
     assert reply.text.splitlines() == [
@@ -230,7 +224,7 @@ async def test_delete_one_then_all_with_confirmation(make_context, services):
     ctx = await make_context()
     for line in ("/alarm BTC above 90k", "/alarm BTC below 80k", "/alarm BTC rsi above 70"):
         await dispatch(ctx, line)
-    first, second, third = await alarm_rows(services)
+    first, second, third = await rows(services.db, Alarm)
     service = await alarm_service(services)
     deleted = await dispatch(ctx, f"/delalarm {first.id}")
     assert deleted.text == f"Deleted alarm #{first.id}: BTC/USDT at or above 90,000.00."
@@ -242,11 +236,11 @@ async def test_delete_one_then_all_with_confirmation(make_context, services):
     assert not ask.is_error
     assert "Delete all 2 of this chat's alarms?" in ask.text
     assert ask.buttons[0][0].action == "delalarm all confirm"
-    assert [r.status for r in await alarm_rows(services)] == ["deleted", "active", "active"]
+    assert [r.status for r in await rows(services.db, Alarm)] == ["deleted", "active", "active"]
 
     done = await dispatch(ctx, ask.buttons[0][0].action)
     assert done.text == "Deleted 2 alarms."
-    assert [r.status for r in await alarm_rows(services)] == ["deleted"] * 3
+    assert [r.status for r in await rows(services.db, Alarm)] == ["deleted"] * 3
     assert not service.armed(second.id) and not service.armed(third.id)
     assert service.known == {}
     assert "no alarms yet" in (await dispatch(ctx, "/alarms")).text
@@ -267,5 +261,5 @@ async def test_candles_that_stopped_long_ago_are_stale(make_context, services):
     assert not reply.is_error
     assert "stale right now: the alarm waits for fresh data" in reply.text
     assert await at_candle_close(services, "1m") == 0
-    (row,) = await alarm_rows(services)
+    (row,) = await rows(services.db, Alarm)
     assert row.status == "active"

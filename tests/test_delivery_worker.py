@@ -11,7 +11,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import insert, select, text, update
 
-from bot.app import App
 from bot.delivery import (
     ChatUnavailable,
     DeliveryWorker,
@@ -26,6 +25,7 @@ from handlers.notify import with_late_chart
 from storage import outbox
 from storage.accounts import touch_chat
 from storage.models import Chat, Notification, OutboxMessage
+from tests.db_helpers import rows
 from tests.helpers import png_size
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 100
@@ -56,11 +56,6 @@ class ScriptedPlatform:
         return Sent(str(len(self.delivered)))
 
 
-@pytest.fixture
-def services(db_app: App) -> Services:
-    return db_app.services
-
-
 async def queue(services: Services, key: str, chats: list[str], text: str, image=None) -> None:
     async with services.db.session() as session:
         ids = [(await touch_chat(session, "test", c, kind="private")).id for c in chats]
@@ -71,105 +66,99 @@ async def queue(services: Services, key: str, chats: list[str], text: str, image
 
 
 async def statuses(services: Services) -> dict[int, str]:
-    async with services.db.session() as session:
-        rows = (await session.execute(select(OutboxMessage))).scalars()
-        return {r.id: r.status for r in rows}
+    return {r.id: r.status for r in await rows(services.db, OutboxMessage)}
 
 
-async def test_everything_is_delivered_once_in_order_per_chat(services):
+async def test_everything_is_delivered_once_in_order_per_chat(db_services):
     platform = ScriptedPlatform()
     for n in range(3):
-        await queue(services, f"e{n}", ["a", "b"], f"message {n}")
-    stats = await DeliveryWorker(services, [platform], batch=2).run_until_idle()
+        await queue(db_services, f"e{n}", ["a", "b"], f"message {n}")
+    stats = await DeliveryWorker(db_services, [platform], batch=2).run_until_idle()
     assert stats.sent == 6
     for chat in ("a", "b"):
         assert [t for c, t in platform.delivered if c == chat] == [f"message {n}" for n in range(3)]
-    assert set((await statuses(services)).values()) == {"sent"}
+    assert set((await statuses(db_services)).values()) == {"sent"}
 
 
-async def test_retry_after_is_honoured_exactly_and_keeps_the_order(services):
+async def test_retry_after_is_honoured_exactly_and_keeps_the_order(db_services):
     platform = ScriptedPlatform(faults={"a": [RetryAfter(7)]})
-    await queue(services, "e1", ["a"], "first")
-    await queue(services, "e2", ["a"], "second")
-    worker = DeliveryWorker(services, [platform])
+    await queue(db_services, "e1", ["a"], "first")
+    await queue(db_services, "e2", ["a"], "second")
+    worker = DeliveryWorker(db_services, [platform])
     await worker.run_until_idle()
     assert platform.delivered == []  # both wait: the second must not overtake the first
-    async with services.db.session() as session:
-        rows = list(
-            (await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars()
-        )
-    wait = rows[0].next_attempt_at - outbox.utcnow()
+    first = (await rows(db_services.db, OutboxMessage))[0]  # in queue order
+    wait = first.next_attempt_at - outbox.utcnow()
     assert timedelta(seconds=6) < wait <= timedelta(seconds=7)
-    assert rows[0].attempts == 0  # a rate limit is not a failed attempt
-    async with services.db.session() as session:  # 7 seconds later
+    assert first.attempts == 0  # a rate limit is not a failed attempt
+    async with db_services.db.session() as session:  # 7 seconds later
         later = outbox.utcnow() + timedelta(seconds=8)
         claimed = await outbox.claim(session, "w", 10, timedelta(seconds=30), now=later)
     assert [c.payload["text"] for c in claimed] == ["first"]  # then "second", never before
 
 
-async def test_transient_errors_back_off_then_fail_with_the_error(services):
+async def test_transient_errors_back_off_then_fail_with_the_error(db_services):
     platform = ScriptedPlatform(faults={"a": [TransientError("502 Bad Gateway")] * 3})
-    await queue(services, "e1", ["a"], "hello")
-    worker = DeliveryWorker(services, [platform], max_attempts=3, backoff_seconds=0)
+    await queue(db_services, "e1", ["a"], "hello")
+    worker = DeliveryWorker(db_services, [platform], max_attempts=3, backoff_seconds=0)
     for _ in range(3):
         await worker.run_until_idle()
-    async with services.db.session() as session:
-        row = (await session.execute(select(OutboxMessage))).scalar_one()
+    [row] = await rows(db_services.db, OutboxMessage)
     assert (row.status, row.attempts) == ("failed", 3)
     assert "502 Bad Gateway" in row.error
 
 
-async def test_a_blocked_chat_is_deactivated_and_others_still_get_theirs(services):
+async def test_a_blocked_chat_is_deactivated_and_others_still_get_theirs(db_services):
     platform = ScriptedPlatform(faults={"a": [ChatUnavailable("Forbidden: bot was blocked")]})
-    await queue(services, "e1", ["a", "b"], "one")
-    await queue(services, "e2", ["a", "b"], "two")
-    await DeliveryWorker(services, [platform]).run_until_idle()
+    await queue(db_services, "e1", ["a", "b"], "one")
+    await queue(db_services, "e2", ["a", "b"], "two")
+    await DeliveryWorker(db_services, [platform]).run_until_idle()
     assert platform.delivered == [("b", "one"), ("b", "two")]
-    async with services.db.session() as session:
+    async with db_services.db.session() as session:
         chat = (await session.execute(select(Chat).where(Chat.external_id == "a"))).scalar_one()
     assert not chat.active
-    assert sorted((await statuses(services)).values()) == ["dropped", "dropped", "sent", "sent"]
+    assert sorted((await statuses(db_services)).values()) == ["dropped", "dropped", "sent", "sent"]
 
 
-async def test_an_image_is_uploaded_once_for_every_recipient(services):
+async def test_an_image_is_uploaded_once_for_every_recipient(db_services):
     platform = ScriptedPlatform()
-    await queue(services, "e1", [str(n) for n in range(20)], "chart", image=PNG)
-    await DeliveryWorker(services, [platform], concurrency=8).run_until_idle()
+    await queue(db_services, "e1", [str(n) for n in range(20)], "chart", image=PNG)
+    await DeliveryWorker(db_services, [platform], concurrency=8).run_until_idle()
     assert (platform.uploads, platform.by_file_id, len(platform.delivered)) == (1, 19, 20)
 
 
-async def test_a_crash_mid_fan_out_resends_only_what_was_not_recorded(services):
+async def test_a_crash_mid_fan_out_resends_only_what_was_not_recorded(db_services):
     """A worker takes a batch and dies before recording any of it (the worst case):
     after the lease, a new worker delivers each of those rows once; rows the dead
     worker had recorded as sent are never sent again."""
     platform = ScriptedPlatform()
-    await queue(services, "e1", [str(n) for n in range(10)], "alert")
-    first = DeliveryWorker(services, [platform], batch=4, lease_seconds=0.2)
+    await queue(db_services, "e1", [str(n) for n in range(10)], "alert")
+    first = DeliveryWorker(db_services, [platform], batch=4, lease_seconds=0.2)
     await first.run_once()  # 4 sent and recorded
-    async with services.db.session() as session:  # the next 4 claimed, then the crash
+    async with db_services.db.session() as session:  # the next 4 claimed, then the crash
         await outbox.claim(session, "dead-worker", 4, timedelta(seconds=0.2))
     await asyncio.sleep(0.3)
-    second = DeliveryWorker(services, [platform], lease_seconds=30)
+    second = DeliveryWorker(db_services, [platform], lease_seconds=30)
     await second.run_until_idle()
     chats = [c for c, _ in platform.delivered]
     assert sorted(chats, key=int) == [str(n) for n in range(10)]  # each exactly once
 
 
-async def test_a_running_worker_is_woken_by_a_commit_that_queues_rows(services):
+async def test_a_running_worker_is_woken_by_a_commit_that_queues_rows(db_services):
     """No poll wait between queueing and sending: the commit rings the worker's
     bell (a rolled-back transaction does not). The poll interval here is 60 s."""
     platform = ScriptedPlatform()
-    worker = DeliveryWorker(services, [platform], poll_seconds=60)
+    worker = DeliveryWorker(db_services, [platform], poll_seconds=60)
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
     await asyncio.sleep(0.2)  # idle: waiting on the bell
     with pytest.raises(RuntimeError):
-        async with services.db.session() as session:
+        async with db_services.db.session() as session:
             chat = await touch_chat(session, "test", "r", kind="private")
             nid = await outbox.create_notification(session, "rb", "broadcast", {"text": "no"})
             await outbox.enqueue(session, nid, [chat.id])
             raise RuntimeError("roll back")
-    assert not services.db.outbox_bell._rung.is_set()
+    assert not db_services.db.outbox_bell._rung.is_set()
     delivered = asyncio.Event()
     original = platform.send
 
@@ -179,19 +168,19 @@ async def test_a_running_worker_is_woken_by_a_commit_that_queues_rows(services):
         return sent
 
     platform.send = send  # type: ignore[method-assign]
-    await queue(services, "e1", ["a"], "now")
+    await queue(db_services, "e1", ["a"], "now")
     await asyncio.wait_for(delivered.wait(), 5)  # woken, not polled (that takes 60 s)
     stop.set()
     await running
     assert platform.delivered == [("a", "now")]
 
 
-async def test_a_chart_queued_for_later_is_drawn_once_and_uploaded_once(services):
+async def test_a_chart_queued_for_later_is_drawn_once_and_uploaded_once(db_services):
     """A notification queued without its picture (a webhook cannot wait for one)
     gets it from the worker: drawn once, stored, uploaded once; a chart that
     cannot be drawn costs the picture only."""
     platform = ScriptedPlatform()
-    async with services.db.session() as session:
+    async with db_services.db.session() as session:
         ids = [(await touch_chat(session, "test", c, kind="private")).id for c in "abc"]
         later = with_late_chart({"text": "tv alert"}, "BTC/USDT", "1h")
         await outbox.enqueue(
@@ -201,7 +190,7 @@ async def test_a_chart_queued_for_later_is_drawn_once_and_uploaded_once(services
         await outbox.enqueue(
             session, await outbox.create_notification(session, "n2", "broadcast", broken), ids[:1]
         )
-    await DeliveryWorker(services, [platform], concurrency=3).run_until_idle()
+    await DeliveryWorker(db_services, [platform], concurrency=3).run_until_idle()
     assert (platform.uploads, platform.by_file_id) == (1, 2)
     assert sorted(platform.delivered) == [
         ("a", "no chart"),
@@ -209,42 +198,42 @@ async def test_a_chart_queued_for_later_is_drawn_once_and_uploaded_once(services
         ("b", "tv alert"),
         ("c", "tv alert"),
     ]
-    async with services.db.session() as session:
+    async with db_services.db.session() as session:
         drawn = await session.scalar(select(Notification).where(Notification.key == "n1"))
         missing = await session.scalar(select(Notification).where(Notification.key == "n2"))
     assert png_size(drawn.image) == (1200, 800) and missing.image is None
 
 
-async def test_a_fan_out_beyond_one_statements_parameters_is_queued(services):
+async def test_a_fan_out_beyond_one_statements_parameters_is_queued(db_services):
     """6,000 recipients are 36,000 values: more than PostgreSQL's 32,767 bind
     parameters per statement (and SQLite's limit), so the rows go in batches."""
     numbers = [str(n) for n in range(6_000)]
     rows = [{"platform": "test", "external_id": n, "kind": "private"} for n in numbers]
-    async with services.db.session() as session:
+    async with db_services.db.session() as session:
         for start in range(0, len(rows), 1000):
             await session.execute(insert(Chat).values(rows[start : start + 1000]))
         ids = list((await session.execute(select(Chat.id))).scalars())
         nid = await outbox.create_notification(session, "big", "broadcast", {"text": "x"})
         assert await outbox.enqueue(session, nid, ids + ids[:10]) == 6_000
-    assert await statuses(services) == {n: "pending" for n in range(1, 6_001)}
-    if not services.db.is_sqlite:  # statistics renewed: the claim plan stays on indexes
-        async with services.db.session() as session:
+    assert await statuses(db_services) == {n: "pending" for n in range(1, 6_001)}
+    if not db_services.db.is_sqlite:  # statistics renewed: the claim plan stays on indexes
+        async with db_services.db.session() as session:
             query = text("SELECT reltuples FROM pg_class WHERE relname = 'outbox'")
             assert await session.scalar(query) >= 6_000
 
 
-async def test_retention_drops_old_finished_records_and_pictures_only(services):
+async def test_retention_drops_old_finished_records_and_pictures_only(db_services):
     """Finished rows older than OUTBOX_RETENTION_DAYS go, with the pictures of
     their notifications; unfinished rows, recent rows and the notification
     keys (which keep an event from being fanned out twice) stay."""
     platform = ScriptedPlatform()
-    await queue(services, "old", ["a", "b"], "old news", image=PNG)
-    await DeliveryWorker(services, [platform]).run_until_idle()
-    await queue(services, "old-pending", ["c"], "still to send", image=PNG)
-    await queue(services, "recent", ["d"], "new", image=PNG)
-    await DeliveryWorker(services, [ScriptedPlatform(platform="other")]).run_until_idle()
-    days = services.config.outbox_retention_days
-    async with services.db.session() as session:  # age the first two events
+    await queue(db_services, "old", ["a", "b"], "old news", image=PNG)
+    await DeliveryWorker(db_services, [platform]).run_until_idle()
+    await queue(db_services, "old-pending", ["c"], "still to send", image=PNG)
+    await queue(db_services, "recent", ["d"], "new", image=PNG)
+    await DeliveryWorker(db_services, [ScriptedPlatform(platform="other")]).run_until_idle()
+    days = db_services.config.outbox_retention_days
+    async with db_services.db.session() as session:  # age the first two events
         old = outbox.utcnow() - timedelta(days=days + 1)
         keys = ("old", "old-pending")
         ids = select(Notification.id).where(Notification.key.in_(keys))
@@ -256,12 +245,10 @@ async def test_retention_drops_old_finished_records_and_pictures_only(services):
         await session.execute(
             update(Notification).where(Notification.key.in_(keys)).values(created_at=old)
         )
-    assert await jobs.purge_outbox(services) == (2, 1)
-    async with services.db.session() as session:
-        left = {n.key: n.image is not None for n in (await session.scalars(select(Notification)))}
-        rows = sorted((await session.scalars(select(OutboxMessage.status))).all())
+    assert await jobs.purge_outbox(db_services) == (2, 1)
+    left = {n.key: n.image is not None for n in await rows(db_services.db, Notification)}
     assert left == {"old": False, "old-pending": True, "recent": True}
-    assert rows == ["pending", "pending"]
-    assert await jobs.purge_outbox(services) == (0, 0)
-    again = await DeliveryWorker(services, [ScriptedPlatform()]).run_until_idle()
+    assert [r.status for r in await rows(db_services.db, OutboxMessage)] == ["pending", "pending"]
+    assert await jobs.purge_outbox(db_services) == (0, 0)
+    again = await DeliveryWorker(db_services, [ScriptedPlatform()]).run_until_idle()
     assert again.sent == 2  # what was waiting is still delivered

@@ -3,19 +3,15 @@ fan-out to followers through the outbox, outcome tracking; on both databases."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
-from bot.app import App
 from engine.market.series import read_candle_file
 from engine.signals import follow
 from engine.strategies import run_strategy
 from handlers.scan import SCAN_CANDLES, ScanState, scan, track_outcomes
 from settings import BUNDLED_DATA_DIR
 from storage.models import Notification, OutboxMessage, SignalRecord
-from tests.conftest import REPLAY_START, make_settings
+from tests.conftest import REPLAY_START
 from tests.db_helpers import follow as chat_following
 from tests.db_helpers import rows
 from tests.helpers import png_size
@@ -30,13 +26,9 @@ def btc_1h():
 
 
 @pytest.fixture
-async def jobs_app(tmp_path: Path, database_url: str, database) -> AsyncIterator[App]:
-    """The real composition on each database (the `database` fixture empties it)."""
-    application = await App.create(
-        make_settings(tmp_path, database_url=database_url, signal_history_candles=200)
-    )
-    yield application
-    await application.close()
+def app_settings() -> dict[str, object]:
+    """`db_app` (the real composition on each database) with a shorter history."""
+    return {"signal_history_candles": 200}
 
 
 def last_signal_before(btc_1h, strategy: str, before_ms: int):
@@ -46,8 +38,8 @@ def last_signal_before(btc_1h, strategy: str, before_ms: int):
     return run_strategy(strategy, frame, symbol="BTC/USDT", timeframe="1h")[-1]
 
 
-async def test_a_new_signal_is_stored_once_and_queued_for_followers(jobs_app, btc_1h):
-    services = jobs_app.services
+async def test_a_new_signal_is_stored_once_and_queued_for_followers(db_app, btc_1h):
+    services = db_app.services
     target = last_signal_before(btc_1h, "rsi", START_MS)
     services.clock.set(target.candle_open_ms + HOUR)  # the signal's candle just closed
     follower = await chat_following(services, "f1", "BTC/USDT", "*", "rsi")
@@ -71,8 +63,8 @@ async def test_a_new_signal_is_stored_once_and_queued_for_followers(jobs_app, bt
     assert png_size(event.image) == (1200, 800)  # one chart, rendered once, for every recipient
 
 
-async def test_first_scan_records_history_without_delivering_it(jobs_app, btc_1h):
-    services = jobs_app.services
+async def test_first_scan_records_history_without_delivering_it(db_app, btc_1h):
+    services = db_app.services
     await chat_following(services, "f1", "BTC/USDT", "*", "all")
     result = await scan(services, "1h", ScanState())
     stored = await rows(services.db, SignalRecord)
@@ -87,8 +79,8 @@ async def test_first_scan_records_history_without_delivering_it(jobs_app, btc_1h
     assert delivered == {n.id for n in result.live}  # only the live ones, if any
 
 
-async def test_outcomes_are_followed_on_later_candles(jobs_app, btc_1h):
-    services = jobs_app.services
+async def test_outcomes_are_followed_on_later_candles(db_app, btc_1h):
+    services = db_app.services
     target = last_signal_before(btc_1h, "ut_bot", START_MS - 100 * HOUR)
     services.clock.set(target.candle_open_ms + HOUR)
     await scan(services, "1h", ScanState(history_done={("BTC/USDT", "1h"), ("ETH/USDT", "1h")}))
@@ -112,8 +104,8 @@ async def test_outcomes_are_followed_on_later_candles(jobs_app, btc_1h):
     assert (row.mfe_r, row.mae_r) == pytest.approx((expected.mfe_r, expected.mae_r))
 
 
-async def test_lagging_data_gives_no_live_signal(jobs_app):
-    services = jobs_app.services
+async def test_lagging_data_gives_no_live_signal(db_app):
+    services = db_app.services
     await chat_following(services, "f1", "BTC/USDT", "*", "all")
     services.clock.set(START_MS + 400 * 24 * HOUR)  # long past the end of the bundled data
     result = await scan(services, "1h", ScanState())

@@ -9,77 +9,30 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Sequence
 
-import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
-from sqlalchemy import select
 
-from bot.app import App
-from bot.webhooks import TRADINGVIEW_PATH, add_health_routes, add_tradingview_route
-from handlers import tradingview, tradingview_intake
+from bot.webhooks import TRADINGVIEW_PATH
+from handlers import tradingview_intake
 from handlers.context import Services
 from handlers.group_commit import GroupCommit, WriterClosed
 from handlers.notify import late_chart
 from handlers.tradingview_store import Checked
 from storage.models import Notification, OutboxMessage, ReceivedAlert, SignalRecord
 from tests.db_helpers import count, follow, rows
-
-SECRET = "s3cret-passphrase"
-ALERT = {
-    "symbol": "BINANCE:BTCUSDT",
-    "timeframe": "60",
-    "action": "buy",
-    "price": 84000,
-    "timestamp": "2025-02-28T21:15:00Z",
-    "strategy": "my-rsi",
-    "parameters": {"stop": 82000, "target": 90000},
-    "passphrase": SECRET,
-}
+from tests.tradingview_helpers import ALERT, SECRET, alert_n, checked, post, serve, until
 
 
 @pytest.fixture
-def tv_services(db_app: App) -> Services:
-    return db_app.services
-
-
-@asynccontextmanager
-async def serve(services: Services, **options) -> AsyncIterator[tuple]:
-    """The webhook and health routes on a real server: (client, intake, server).
-    Processing starts 10 ms after the last alert (`quiet`), unless `options` say
-    otherwise."""
-    options.setdefault("quiet", 0.01)
-    routes = web.Application()
-    intake = add_tradingview_route(routes, services, SECRET, **options)
-    add_health_routes(routes, services)
-    server = TestServer(routes, host="127.0.0.1")
-    await server.start_server()
-    connector = aiohttp.TCPConnector(limit=0)  # every request at once, none queued here
-    try:
-        async with aiohttp.ClientSession(str(server.make_url("")), connector=connector) as client:
-            yield client, intake, server
-    finally:
-        await server.close()
-
-
-@pytest.fixture
-async def web_app(tv_services) -> AsyncIterator[tuple]:
-    async with serve(tv_services) as (client, intake, _):
-        yield tv_services, client, intake
+async def web_app(db_services: Services) -> AsyncIterator[tuple]:
+    async with serve(db_services) as (client, intake, _):
+        yield db_services, client, intake
 
 
 async def processed(intake: tradingview_intake.Intake, alerts: int) -> None:
     """Wait until the intake's processor has processed `alerts` alerts in all."""
     await until(lambda: intake.processed >= alerts)
-
-
-async def post(client, body, **params):
-    data = json.dumps(body) if isinstance(body, dict) else body
-    async with client.post(TRADINGVIEW_PATH, data=data, params=params) as response:
-        return response.status, await response.json()
 
 
 async def test_an_alert_becomes_a_signal_for_its_followers_once(web_app):
@@ -94,10 +47,9 @@ async def test_an_alert_becomes_a_signal_for_its_followers_once(web_app):
     assert await post(client, ALERT) == (200, {"ok": True, "duplicate": True})
     await processed(intake, 1)
     assert await post(client, ALERT) == (200, {"ok": True, "duplicate": True})
-    async with services.db.session() as session:
-        signal = (await session.execute(select(SignalRecord))).scalar_one()
-        queued = list((await session.execute(select(OutboxMessage))).scalars())
-        notification = (await session.execute(select(Notification))).scalar_one()
+    [signal] = await rows(services.db, SignalRecord)
+    queued = await rows(services.db, OutboxMessage)
+    [notification] = await rows(services.db, Notification)
     # No chart yet (the answer does not wait for one): the delivery worker draws it.
     assert notification.image is None
     assert late_chart(notification.payload) == ("BTC/USDT", "1h")
@@ -160,8 +112,7 @@ async def test_text_bodies_and_the_token_in_the_url(web_app):
     assert status == 200 and not answer["duplicate"]
     await processed(intake, 2)
     assert [row.chat_id for row in await rows(services.db, OutboxMessage)] == [ethereum]
-    async with services.db.session() as session:
-        stored = list((await session.execute(select(SignalRecord))).scalars())
+    stored = await rows(services.db, SignalRecord)
     assert {(s.symbol, s.timeframe, s.status) for s in stored} == {
         ("ETH/USDT", "4h", "untracked"),  # no stop/target: shown, not scored
         ("BTC/USDT", "1h", "untracked"),
@@ -177,25 +128,6 @@ async def test_health(web_app):
 
 
 # --- the group commit behind the route ---
-
-
-def alert_n(n: int, **changes) -> dict:
-    """Distinct alerts: one per hour going back from ALERT's candle."""
-    return {
-        **ALERT,
-        "timestamp": 1740777300 - 3600 * n,  # epoch seconds
-        "price": 84000 + n,
-        "parameters": {},
-        **changes,
-    }
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached in 5 s")
 
 
 class Gate:
@@ -236,23 +168,23 @@ class Gate:
         return tasks
 
 
-async def test_200_concurrent_alerts_are_each_stored_once_in_few_transactions(tv_services):
-    await follow(tv_services, "a", "BTC/USDT", "*", "all")
-    async with serve(tv_services) as (client, intake, _):
+async def test_200_concurrent_alerts_are_each_stored_once_in_few_transactions(db_services):
+    await follow(db_services, "a", "BTC/USDT", "*", "all")
+    async with serve(db_services) as (client, intake, _):
         results = await asyncio.gather(*(post(client, alert_n(n)) for n in range(200)))
         assert [status for status, _ in results] == [200] * 200
         assert not any(answer["duplicate"] for _, answer in results)
         await processed(intake, 200)
-    assert await count(tv_services.db, SignalRecord) == 200
-    assert await count(tv_services.db, OutboxMessage) == 200
+    assert await count(db_services.db, SignalRecord) == 200
+    assert await count(db_services.db, OutboxMessage) == 200
     assert intake.writer.batches < 200 and intake.writer.largest_batch > 1
-    assert await tv_services.db.outbox_bell.wait(1)  # the commits woke the delivery worker
+    assert await db_services.db.outbox_bell.wait(1)  # the commits woke the delivery worker
 
 
-async def test_a_batch_with_the_same_alert_twice_and_a_bad_one(tv_services, monkeypatch):
-    await follow(tv_services, "a", "BTC/USDT", "*", "all")
+async def test_a_batch_with_the_same_alert_twice_and_a_bad_one(db_services, monkeypatch):
+    await follow(db_services, "a", "BTC/USDT", "*", "all")
     gate = Gate(monkeypatch)
-    async with serve(tv_services) as (client, intake, _):
+    async with serve(db_services) as (client, intake, _):
         plug = await gate.plug(client)
         batch = await gate.queue(
             client, intake, alert_n(1), alert_n(1), alert_n(2, strategy="other")
@@ -268,14 +200,14 @@ async def test_a_batch_with_the_same_alert_twice_and_a_bad_one(tv_services, monk
     assert first == (200, {"ok": True, "duplicate": False})
     assert again == (200, {"ok": True, "duplicate": True})
     assert other == (200, {"ok": True, "duplicate": False})
-    assert await count(tv_services.db, SignalRecord) == 3  # the plug, alert 1, alert 2
-    assert await count(tv_services.db, OutboxMessage) == 3
+    assert await count(db_services.db, SignalRecord) == 3  # the plug, alert 1, alert 2
+    assert await count(db_services.db, OutboxMessage) == 3
 
 
-async def test_a_failed_batch_is_retried_one_by_one(tv_services, monkeypatch):
-    await follow(tv_services, "a", "BTC/USDT", "*", "all")
+async def test_a_failed_batch_is_retried_one_by_one(db_services, monkeypatch):
+    await follow(db_services, "a", "BTC/USDT", "*", "all")
     gate = Gate(monkeypatch)
-    async with serve(tv_services) as (client, intake, _):
+    async with serve(db_services) as (client, intake, _):
         plug = await gate.plug(client)
         bodies = (alert_n(1), alert_n(2, strategy="poison"), alert_n(3), alert_n(1))
         tasks = await gate.queue(client, intake, *bodies)
@@ -288,13 +220,13 @@ async def test_a_failed_batch_is_retried_one_by_one(tv_services, monkeypatch):
     assert poisoned[0] == 500 and re.fullmatch(r"internal error [0-9a-f]{12}", poisoned[1]["error"])
     assert third[0] == 200 and not third[1]["duplicate"]
     assert again == (200, {"ok": True, "duplicate": True})
-    assert await count(tv_services.db, SignalRecord) == 3  # the plug, alerts 1 and 3
-    assert await count(tv_services.db, OutboxMessage) == 3
+    assert await count(db_services.db, SignalRecord) == 3  # the plug, alerts 1 and 3
+    assert await count(db_services.db, OutboxMessage) == 3
 
 
-async def test_stopping_the_server_answers_the_requests_in_flight(tv_services, monkeypatch):
+async def test_stopping_the_server_answers_the_requests_in_flight(db_services, monkeypatch):
     gate = Gate(monkeypatch)
-    async with serve(tv_services) as (client, intake, server):
+    async with serve(db_services) as (client, intake, server):
         plug = await gate.plug(client)
         tasks = await gate.queue(client, intake, *(alert_n(n) for n in range(5)))
         stopping = asyncio.create_task(server.close())  # stops listening, waits for handlers
@@ -306,16 +238,14 @@ async def test_stopping_the_server_answers_the_requests_in_flight(tv_services, m
         assert [status for status, _ in results] == [200] * 6
         assert intake.writer.closed and intake.writer.pending == 0
         with pytest.raises(WriterClosed):
-            intake.writer.submit(
-                await tradingview.check(tv_services, tradingview.to_alert(ALERT, 0))
-            )
-    assert await count(tv_services.db, SignalRecord) == 6
+            intake.writer.submit(await checked(db_services, ALERT))
+    assert await count(db_services.db, SignalRecord) == 6
 
 
-async def test_an_unconfirmed_alert_is_answered_503_then_stored_once(tv_services, monkeypatch):
+async def test_an_unconfirmed_alert_is_answered_503_then_stored_once(db_services, monkeypatch):
     gate = Gate(monkeypatch)
     gate.opened.clear()
-    async with serve(tv_services, timeout=0.2) as (client, intake, _):
+    async with serve(db_services, timeout=0.2) as (client, intake, _):
         async with client.post(TRADINGVIEW_PATH, data=json.dumps(ALERT)) as response:
             assert response.status == 503 and response.headers["Retry-After"] == "1"
             assert "sending the alert again is safe" in (await response.json())["error"]
@@ -324,17 +254,17 @@ async def test_an_unconfirmed_alert_is_answered_503_then_stored_once(tv_services
         status, again = await post(client, ALERT)  # the next batch, after that commit
     assert (status, again["duplicate"]) == (200, True)
     assert gate.batches == [[ALERT["strategy"]]] * 2
-    assert await count(tv_services.db, SignalRecord) == 1
+    assert await count(db_services.db, SignalRecord) == 1
 
 
-async def test_a_cancelled_wait_still_stores_the_alert_and_logs_it(tv_services, monkeypatch):
+async def test_a_cancelled_wait_still_stores_the_alert_and_logs_it(db_services, monkeypatch):
     gate = Gate(monkeypatch)
     gate.opened.clear()
-    intake = tradingview_intake.Intake(tv_services, timeout=0.2)
+    intake = tradingview_intake.Intake(db_services, timeout=0.2)
     late: list[str] = []
     monkeypatch.setattr(tradingview_intake.log, "info", lambda event, **_: late.append(event))
-    checked = await tradingview.check(tv_services, tradingview.to_alert(ALERT, 0))
-    waiting = [asyncio.create_task(intake.receive(checked)) for _ in range(2)]
+    alert = await checked(db_services, ALERT)
+    waiting = [asyncio.create_task(intake.receive(alert)) for _ in range(2)]
     await until(lambda: len(gate.batches) == 1)
     waiting[0].cancel()  # the request went away
     with pytest.raises(tradingview_intake.Unconfirmed):
@@ -342,7 +272,7 @@ async def test_a_cancelled_wait_still_stores_the_alert_and_logs_it(tv_services, 
     gate.opened.set()
     await intake.close()  # drains: the alert is stored all the same
     assert waiting[0].cancelled()
-    assert await count(tv_services.db, SignalRecord) == 1
+    assert await count(db_services.db, SignalRecord) == 1
     assert late.count("tradingview_late_commit") == 2  # each ended wait learns the outcome
 
 

@@ -25,7 +25,6 @@ from bot.discord.views import ActionStore, Press, decode
 from handlers.context import Context, Services
 from handlers.dispatch import APOLOGY, dispatch
 from handlers.i18n import Translator, resolve_language
-from handlers.registry import command_name
 from handlers.reply import Reply, Tone
 from handlers.session import PlatformChat, PlatformUser, open_context
 from handlers.throttle import SLOW_DOWN, UserThrottle
@@ -175,8 +174,8 @@ class Responder:
     async def _reply(self, interaction: discord.Interaction, line: str, *, thinking: bool) -> Reply:
         """Run `line`; defer the interaction if the reply takes too long."""
         task = asyncio.ensure_future(self._run(interaction, line))
-        name = command_name(line)
         command = self.services.registry.command_for(line)
+        name = command.name if command else None
         delay = self.slow_defer_after if command and command.draws else self.defer_after
         done, _ = await asyncio.wait({task}, timeout=delay)
         if not done and not interaction.response.is_done():

@@ -15,13 +15,6 @@ _VALID = re.compile(r"^[A-Z0-9]{1,15}(/[A-Z0-9]{1,15})?$")
 MAX_SYMBOL_LENGTH = 32
 
 
-def _by_length(*extra: str) -> tuple[str, ...]:
-    return tuple(sorted({*(q.upper() for q in extra), *KNOWN_QUOTES}, key=len, reverse=True))
-
-
-_BY_LENGTH = _by_length()  # (sorted once: symbols are normalised on every alert)
-
-
 def normalize_symbol(text: str, default_quote: str = "USDT") -> str | None:
     """Turn `btc`, `BTCUSDT`, `btc-usdt`, `BTC/USDT` into `BTC/USDT`; None if malformed.
 
@@ -36,11 +29,16 @@ def normalize_symbol(text: str, default_quote: str = "USDT") -> str | None:
         return None
     if "/" in raw:
         return raw
-    quotes = _BY_LENGTH if default_quote.upper() in KNOWN_QUOTES else _by_length(default_quote)
+    default = default_quote.upper()
+    quotes = (  # KNOWN_QUOTES is longest first already: no sort for the usual default
+        KNOWN_QUOTES
+        if default in KNOWN_QUOTES
+        else sorted((default, *KNOWN_QUOTES), key=len, reverse=True)
+    )
     for quote in quotes:
         if raw.endswith(quote) and len(raw) > len(quote):
             return f"{raw[: -len(quote)]}/{quote}"
-    return f"{raw}/{default_quote.upper()}"
+    return f"{raw}/{default}"
 
 
 def close_matches(symbol: str, known: Iterable[str], limit: int = 3) -> list[str]:

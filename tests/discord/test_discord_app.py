@@ -25,6 +25,7 @@ async def test_discord_alone_serves_with_health_and_tradingview(tmp_path, discor
             discord_api_url=discord_server.base_url,
             web_port=0,
             tradingview_webhook_secret=SECRET,
+            throttle_per_minute=7,
         )
     )
     discord_server.channel(CHANNEL, 600)
@@ -39,6 +40,7 @@ async def test_discord_alone_serves_with_health_and_tradingview(tmp_path, discor
                 break
             await asyncio.sleep(0.05)
         assert app.discord is not None and app.web.running
+        assert app.discord.responder.throttle.per_minute == 7  # THROTTLE_PER_MINUTE reached it
         base = f"http://127.0.0.1:{app.web.port}"
         async with aiohttp.ClientSession() as client:
             async with client.get(f"{base}/health/live") as response:
@@ -53,10 +55,9 @@ async def test_discord_alone_serves_with_health_and_tradingview(tmp_path, discor
                     200,
                     {"ok": True, "duplicate": False},
                 )
-        for _ in range(300):  # processed, queued, drawn and sent
-            if discord_server.sent_to(CHANNEL):
-                break
-            await asyncio.sleep(0.05)
+        await discord_server.wait_for(  # processed, queued, drawn and sent
+            lambda: discord_server.sent_to(CHANNEL), 15, "the alert in the channel"
+        )
         [message] = discord_server.sent_to(CHANNEL)
         assert "BTC/USDT" in message.embed["title"] and message.attachments
     finally:

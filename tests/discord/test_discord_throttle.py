@@ -61,7 +61,8 @@ async def test_the_refusal_speaks_the_users_language(
 
 
 async def test_no_limit_by_default(start_frontend: Any, discord_server: DiscordServer) -> None:
-    await start_frontend()  # the frontend's default; the App passes THROTTLE_PER_MINUTE
+    frontend = await start_frontend()  # the frontend's default; the App passes THROTTLE_PER_MINUTE
+    assert frontend.responder.throttle.per_minute == 0  # 0: no limit
     server = discord_server
     ann = server.user(4001, "Ann")
     for _ in range(5):

@@ -5,7 +5,7 @@ delivery workers until the outbox is settled."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 
 from sqlalchemy import select, update
 
@@ -14,6 +14,7 @@ from storage import outbox
 from storage.accounts import touch_chat
 from storage.db import Database
 from storage.models import Chat, Notification, OutboxMessage
+from tests.helpers import eventually
 from tests.telegram_server import SentMessage, TelegramServer, png_bytes
 
 PNG = png_bytes(64, 48)
@@ -70,19 +71,6 @@ async def outbox_rows(db: Database) -> dict[int, list[OutboxMessage]]:
         for row, external in found.all():
             by_chat.setdefault(int(external), []).append(row)
         return by_chat
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]],
-    timeout: float,  # noqa: ASYNC109
-    what: str,
-) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def deliver_all(workers: list[DeliveryWorker], db: Database, timeout: float = 20) -> None:  # noqa: ASYNC109

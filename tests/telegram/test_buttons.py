@@ -76,6 +76,8 @@ async def test_deleting_an_alarm_asks_first(bot: Harness, answer: str) -> None:
         assert question.deleted and not listing.edited
     [after] = await bot.say(alice, "/alarms")
     assert ("#1 " in after.plain) is (answer == "✖ No")
+    if answer == "✖ No":  # no late refresh landed meanwhile either
+        assert not listing.edited
 
 
 @needs_alarms

@@ -29,13 +29,13 @@ from sqlalchemy import select
 from bot.delivery import DeliveryWorker
 from storage.db import Database
 from storage.models import Chat, Notification
+from tests.helpers import eventually
 from tests.telegram.conftest import RATE_SCALE
 from tests.telegram.delivery_helpers import (
     PNG,
     QUICK,
     add_chats,
     deliver_all,
-    eventually,
     fan_out,
     outbox_rows,
     the_one,

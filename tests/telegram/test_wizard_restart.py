@@ -3,18 +3,15 @@ the PulseWave started next on the same database continues where the user was."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from storage.db import Database
 from storage.models import WizardState
+from tests.db_helpers import rows
 from tests.telegram.conftest import StartBot
 from tests.telegram.test_wizards import alarm_prompt, needs_alarms
 
 
 async def wizards(db: Database) -> list[tuple[str | None, dict]]:
-    async with db.session() as session:
-        rows = (await session.execute(select(WizardState))).scalars()
-        return [(row.state, row.data) for row in rows]
+    return [(row.state, row.data) for row in await rows(db, WizardState)]
 
 
 @needs_alarms

@@ -75,13 +75,13 @@ async def test_state_and_data_are_kept_apart_in_one_row(database: Database) -> N
     assert await count(database, WizardState) == 0
 
 
-async def test_another_instance_sees_the_same_wizard(database: Database) -> None:
+async def test_another_instance_sees_the_same_wizard(database: Database, database_url: str) -> None:
     """A restart, or another process behind the load balancer."""
     before = DatabaseStorage(database)
     await before.set_state(ALICE, Steps.first)
     await before.update_data(ALICE, {"wizard": "follow", "step": 1, "values": {"symbol": "ETH"}})
     await before.close()
-    after = DatabaseStorage(Database(database.url.render_as_string(hide_password=False)))
+    after = DatabaseStorage(Database(database_url))
     try:
         assert await after.get_state(ALICE) == "Steps:first"
         assert await after.get_data(ALICE) == {
